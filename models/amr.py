@@ -1,0 +1,248 @@
+"""Adversarial mixup resynthesis: ONE model for k >= 2 sources and the ACAI variants.
+
+A training step (as the reference): the generator (autoencoder) is updated every
+`update_g_every` steps, then the discriminator every step on the same batch's
+reconstructions and mixes, then the optional linear probe on the detached codes.
+Each phase calls the discriminator once on all its images concatenated: it has no
+batch-dependent layers, so this equals separate calls (tests check it) and
+computes the spectral-norm weights once per phase instead of once per term.
+Losses are returned as detached tensors so the caller can average them without
+a host sync per step.
+"""
+from dataclasses import dataclass, fields
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .losses import GAN_LOSSES, RECON_LOSSES
+from .mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
+
+OBJECTIVES = {
+    "amr": "decoded mixes and reconstructions are trained to look real to a real/fake discriminator",
+    "acaif3": "the reference's ACAI: critic predicts 2*min(alpha, 1-alpha) of a mix, 0 for reals "
+              "and reconstructions; the generator pushes mixes towards 0",
+    "acai": "ACAI as published: critic regresses the folded alpha in [0, 0.5] (squared error), "
+            "regulariser on gamma*x + (1-gamma)*recon, generator adversarial weight 0.5",
+}
+
+
+@dataclass(frozen=True)
+class AMRConfig:
+    k: int = 2                    # number of codes mixed
+    mixer: str = "mixup"          # see models.mixing.MIXERS
+    objective: str = "amr"        # see OBJECTIVES
+    lamb: float = 1.0             # reconstruction weight
+    beta: float = 0.0             # consistency weight |enc(dec(h_mix)) - h_mix|
+    recon_loss: str = "l1"
+    gan_loss: str = "bce"
+    disable_mix: bool = False     # adversarial autoencoder baseline: no mixes at all
+    disable_g_recon: bool = False  # no adversarial term on reconstructions
+    update_g_every: int = 5
+    acai_gamma: float = 0.2
+    acai_adv_weight: float = 0.5
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass
+class Forward:
+    """Everything one generator pass produces for a batch."""
+    codes: torch.Tensor
+    recon: torch.Tensor
+    perms: Optional[torch.Tensor] = None     # [k, B] source indices, row 0 = identity
+    weights: Optional[torch.Tensor] = None   # [B, k, C] mixing weights
+    mix_codes: Optional[torch.Tensor] = None
+    mix: Optional[torch.Tensor] = None       # decoded mixes
+
+    def detached(self):
+        return Forward(*(t.detach() if torch.is_tensor(t) else t for t in
+                         (self.codes, self.recon, self.perms, self.weights, self.mix_codes, self.mix)))
+
+
+class AMR(nn.Module):
+    def __init__(self, generator, discriminator, cfg: AMRConfig, probe=None, seed=0):
+        super().__init__()
+        self.generator, self.discriminator, self.probe = generator, discriminator, probe
+        self.cfg = cfg
+        self.seed = seed
+        self.mix_rng = None  # torch.Generator on the model's device, made on first use
+        self.opt_g = self.opt_d = self.opt_probe = None
+
+    # ---- set-up -------------------------------------------------------------------------
+    @property
+    def device(self):
+        return next(self.generator.parameters()).device
+
+    def rng(self):
+        if self.mix_rng is None or self.mix_rng.device != self.device:
+            self.mix_rng = torch.Generator(self.device).manual_seed(self.seed)
+        return self.mix_rng
+
+    def configure_optimizers(self, lr, betas, weight_decay, probe_weight_decay=None):
+        kw = dict(lr=lr, betas=betas, weight_decay=weight_decay)
+        if self.device.type == "cuda":
+            kw["fused"] = True
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), **kw)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), **kw)
+        if self.probe is not None:
+            pkw = dict(kw, weight_decay=weight_decay if probe_weight_decay is None else probe_weight_decay)
+            self.opt_probe = torch.optim.Adam(self.probe.parameters(), **pkw)
+
+    def optimizers(self):
+        opts = {"g": self.opt_g, "d": self.opt_d, "probe": self.opt_probe}
+        return {name: o for name, o in opts.items() if o is not None}
+
+    # ---- forward pieces -----------------------------------------------------------------
+    def forward_pass(self, x, rng=None) -> Forward:
+        """Encode, reconstruct and (unless disable_mix) mix k codes and decode the mixes."""
+        codes = self.generator.encode(x)
+        fwd = Forward(codes=codes, recon=self.generator.decode(codes))
+        if not self.cfg.disable_mix:
+            rng = rng if rng is not None else self.rng()
+            b, c = codes.shape[:2]
+            fwd.perms = sample_partners(b, self.cfg.k, rng, codes.device)
+            fwd.weights = sample_mix_weights(self.cfg.mixer, self.cfg.k, b, c, rng, codes.device)
+            if self.cfg.objective == "acai":
+                fwd.weights = fold_weights(fwd.weights)
+            fwd.mix_codes = mix_codes(codes, fwd.perms, fwd.weights)
+            fwd.mix = self.generator.decode(fwd.mix_codes)
+        return fwd
+
+    def discriminate(self, groups):
+        """One discriminator call over named image groups -> logits per group."""
+        if not groups:
+            return {}
+        logits = self.discriminator(torch.cat(list(groups.values())))
+        return dict(zip(groups, logits.split([g.shape[0] for g in groups.values()])))
+
+    def generator_loss(self, x, fwd):
+        c, gan = self.cfg, GAN_LOSSES[self.cfg.gan_loss]
+        terms = {"recon": RECON_LOSSES[c.recon_loss](fwd.recon, x)}
+        total = c.lamb * terms["recon"]
+        fakes = {}
+        if c.objective == "amr" and not c.disable_g_recon:
+            fakes["recon"] = fwd.recon
+        if fwd.mix is not None:
+            fakes["mix"] = fwd.mix
+        logits = self.discriminate(fakes)
+        if "recon" in logits:
+            terms["g_recon"] = gan(logits["recon"], 1.0)
+            total = total + terms["g_recon"]
+        if "mix" in logits:
+            if c.objective == "amr":
+                terms["g_mix"] = gan(logits["mix"], 1.0)
+            elif c.objective == "acaif3":
+                terms["g_mix"] = gan(logits["mix"], 0.0)
+            else:  # acai: push the critic's alpha estimate of mixes to 0
+                terms["g_mix"] = c.acai_adv_weight * (logits["mix"] ** 2).mean()
+            total = total + terms["g_mix"]
+            if c.beta > 0:
+                terms["consist"] = (self.generator.encode(fwd.mix) - fwd.mix_codes).abs().mean()
+                total = total + c.beta * terms["consist"]
+        terms["g_loss"] = total
+        return total, terms
+
+    def discriminator_loss(self, x, fwd):
+        c, gan = self.cfg, GAN_LOSSES[self.cfg.gan_loss]
+        if c.objective == "acai":
+            reg = c.acai_gamma * x + (1 - c.acai_gamma) * fwd.recon
+            lg = self.discriminate({"reg": reg, "mix": fwd.mix})
+            terms = {"d_mix": ((lg["mix"] - fwd.weights[:, 0, 0]) ** 2).mean(),
+                     "d_reg": (lg["reg"] ** 2).mean()}
+        else:
+            groups = {"real": x}
+            if not c.disable_g_recon:
+                groups["recon"] = fwd.recon
+            if fwd.mix is not None:
+                groups["mix"] = fwd.mix
+            lg = self.discriminate(groups)
+            real_target = 1.0 if c.objective == "amr" else 0.0
+            terms = {"d_real": gan(lg["real"], real_target)}
+            if "recon" in lg:
+                terms["d_recon"] = gan(lg["recon"], 0.0)
+            if "mix" in lg:
+                if c.objective == "amr":
+                    terms["d_mix"] = gan(lg["mix"], 0.0)
+                else:  # acaif3: 2 * min(alpha, 1 - alpha) in [0, 1]
+                    a = fwd.weights[:, 0, 0]
+                    terms["d_mix"] = gan(lg["mix"], 2 * torch.minimum(a, 1 - a))
+        total = sum(terms.values())
+        terms["d_loss"] = total
+        return total, terms
+
+    def probe_outputs(self, codes, y):
+        logits = self.probe(codes)
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+
+    # ---- steps --------------------------------------------------------------------------
+    def _set_disc_trainable(self, flag):
+        for p in self.discriminator.parameters():
+            p.requires_grad_(flag)
+
+    def train_step(self, x, y, update_g=True):
+        """One optimisation step; returns detached loss tensors (no host sync)."""
+        self.train()
+        logs = {}
+        with torch.set_grad_enabled(update_g):
+            fwd = self.forward_pass(x)
+        if update_g:
+            self._set_disc_trainable(False)  # generator phase needs no discriminator gradients
+            g_total, g_terms = self.generator_loss(x, fwd)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_total.backward()
+            self.opt_g.step()
+            self._set_disc_trainable(True)
+            logs.update(g_terms)
+        fwd = fwd.detached()
+        d_total, d_terms = self.discriminator_loss(x, fwd)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_total.backward()
+        self.opt_d.step()
+        logs.update(d_terms)
+        if self.probe is not None:
+            p_loss, p_acc = self.probe_outputs(fwd.codes, y)
+            self.opt_probe.zero_grad(set_to_none=True)
+            p_loss.backward()
+            self.opt_probe.step()
+            logs.update(probe_loss=p_loss, probe_acc=p_acc)
+        return {k: v.detach() for k, v in logs.items()}
+
+    @torch.no_grad()
+    def eval_step(self, x, y, rng=None):
+        """All training losses on a batch without updating anything (eval mode)."""
+        was_training = self.training
+        self.eval()
+        fwd = self.forward_pass(x, rng)
+        logs = dict(self.generator_loss(x, fwd)[1])
+        logs.update(self.discriminator_loss(x, fwd)[1])
+        if self.probe is not None:
+            logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(fwd.codes, y)
+        self.train(was_training)
+        return logs
+
+    @torch.no_grad()
+    def encode(self, x):
+        was_training = self.training
+        self.eval()
+        h = self.generator.encode(x)
+        self.train(was_training)
+        return h
+
+    # ---- checkpoint state ----------------------------------------------------------------
+    def training_state(self):
+        return {"model": self.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+                "mix_rng": self.rng().get_state()}
+
+    def load_training_state(self, state):
+        self.load_state_dict(state["model"])
+        for k, o in self.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+        self.rng().set_state(state["mix_rng"].cpu())  # generator states are CPU byte tensors
+
+
+__all__ = ["AMR", "AMRConfig", "Forward", "OBJECTIVES"]

@@ -1,0 +1,92 @@
+"""Mixing functions: small pure functions shared by training and interpolation.
+
+Every mixer is expressed as weights `w` of shape [B, k, C] over k sources and C
+bottleneck channels, non-negative and summing to 1 over k; the mixed code is
+h_mix[b, c] = sum_i w[b, i, c] * h[perm_i[b], c], where perm_0 is the identity.
+
+Random mixers (k = 2 reduces to the paper's definitions exactly in distribution):
+  mixup   one Dirichlet(1, ..., 1) draw per example (k = 2: alpha ~ U(0, 1))
+  mixup2  one Dirichlet draw per example and channel (k = 2: alpha ~ U(0, 1) per channel)
+  fm      Bernoulli mixup: each channel's source drawn uniformly per example
+          (k = 2: m ~ Bern(p), p ~ U(0, 1) per element, i.e. Bern(1/2))
+  fm2     one p ~ Dirichlet per batch, each channel's source ~ Categorical(p)
+          (k = 2: p ~ U(0, 1) per batch, m ~ Bern(p) per channel)
+A Bernoulli mix selects exactly one source per channel and the k sources are
+summed, so no source overwrites another (the reference's k-way Bernoulli did).
+"""
+import numpy as np
+import torch
+
+MIXERS = {
+    "mixup": "one weight vector per example (k=2: alpha ~ U(0,1))",
+    "mixup2": "one weight vector per example and channel",
+    "fm": "Bernoulli mixup: each channel from a uniformly chosen source",
+    "fm2": "Bernoulli mixup with one p per batch, channels ~ Bern(p)",
+}
+BERNOULLI_MIXERS = ("fm", "fm2")
+
+
+def _dirichlet_ones(shape, k, generator, device):
+    """Dirichlet(1, ..., 1) samples along a new last axis of size k (normalised exponentials)."""
+    u = torch.rand(*shape, k, generator=generator, device=device)
+    e = -torch.log1p(-u)  # Exp(1); log1p(-u) avoids log(0) since u < 1
+    return e / e.sum(-1, keepdim=True)
+
+
+def _one_hot_sources(src, k):
+    """[B, C] source indices -> [B, k, C] one-hot weights."""
+    return torch.nn.functional.one_hot(src, k).transpose(1, 2).float()
+
+
+def sample_mix_weights(mixer, k, batch, channels, generator=None, device=None):
+    """Random weights [batch, k, channels] for `mixer` (see module docstring)."""
+    if mixer == "mixup":
+        return _dirichlet_ones((batch,), k, generator, device).unsqueeze(-1).expand(batch, k, channels)
+    if mixer == "mixup2":
+        return _dirichlet_ones((batch, channels), k, generator, device).transpose(1, 2)
+    if mixer == "fm":
+        src = torch.randint(0, k, (batch, channels), generator=generator, device=device)
+        return _one_hot_sources(src, k)
+    if mixer == "fm2":
+        p = _dirichlet_ones((), k, generator, device)
+        src = torch.multinomial(p, batch * channels, replacement=True, generator=generator)
+        return _one_hot_sources(src.view(batch, channels), k)
+    raise ValueError(f"unknown mixer '{mixer}'; choose one of: {', '.join(MIXERS)}")
+
+
+def sample_partners(batch, k, generator=None, device=None):
+    """[k, batch] indices: row 0 the identity, rows 1.. independent random permutations."""
+    rows = [torch.arange(batch, device=device)]
+    rows += [torch.randperm(batch, generator=generator, device=device) for _ in range(k - 1)]
+    return torch.stack(rows)
+
+
+def mix_codes(h, perms, weights):
+    """Mix codes h [B, C, ...] from sources h[perms[i]] with weights [B, k, C]."""
+    sources = h[perms]  # [k, B, C, ...]
+    w = weights.transpose(0, 1)  # [k, B, C]
+    w = w.reshape(w.shape + (1,) * (h.dim() - 2))
+    return (w * sources).sum(0)
+
+
+def fold_weights(weights):
+    """ACAI's alpha -> 0.5 - |alpha - 0.5| for k = 2, so the first source weighs at most 1/2."""
+    a = 0.5 - (weights[:, :1] - 0.5).abs()
+    return torch.cat([a, 1 - a], 1)
+
+
+def interpolation_weights(mixer, steps, channels):
+    """Deterministic k = 2 weights [steps, 2, channels] going from source 0 to source 1.
+
+    Continuous mixers use alpha = 1 - t for t in linspace(0, 1, steps). Bernoulli
+    mixers take the first floor(alpha * C) channels of a fixed channel order
+    (RandomState(0) permutation) from source 0 and the rest from source 1.
+    """
+    alphas = torch.linspace(1, 0, steps)
+    w0 = alphas[:, None].expand(steps, channels).clone()
+    if mixer in BERNOULLI_MIXERS:
+        order = torch.from_numpy(np.random.RandomState(0).permutation(channels))
+        w0.zero_()
+        for s, a in enumerate(alphas.tolist()):
+            w0[s, order[: int(a * channels + 1e-6)]] = 1.0
+    return torch.stack([w0, 1 - w0], 1)

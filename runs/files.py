@@ -1,0 +1,29 @@
+"""Atomic file writes: a reader (or a resumed run) never sees a half-written file."""
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path, write_fn, mode="wb"):
+    """Call write_fn(file) on a temporary file in the same folder, fsync it, then rename over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path, text):
+    atomic_write(path, lambda f: f.write(text), mode="w")

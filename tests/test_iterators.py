@@ -1,0 +1,208 @@
+"""Tests for iterators: tiny files in each official format, plus real MNIST when available."""
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from iterators import DATASETS, DatasetError, load_dataset, to_float
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+N_TRAIN, N_TEST = 120, 20
+
+
+# Image i is the constant value i (train) or 200 + i (test), with label value % 10.
+# Constant images survive bilinear resizing exactly, so each loaded image tells which
+# source example it came from: that checks splits, alignment and disjointness at once.
+def _values(n, offset=0):
+    return np.arange(offset, offset + n, dtype=np.uint8)
+
+
+def _write_idx(path, arr):
+    arr = np.asarray(arr, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, arr.ndim]) + np.asarray(arr.shape, ">i4").tobytes()
+    path.write_bytes(header + arr.tobytes())
+
+
+def _write_mnist_like(root, cls_name):
+    raw = root / cls_name / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n, off in (("train", N_TRAIN, 0), ("t10k", N_TEST, 200)):
+        v = _values(n, off)
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", np.broadcast_to(v[:, None, None], (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", v % 10)
+
+
+def _write_svhn(root, n_train=50):
+    for name, n, off in (("train", n_train, 0), ("test", N_TEST, 200)):
+        v = _values(n, off)
+        x = np.broadcast_to(v, (32, 32, 3, n)).copy()  # official layout [H, W, C, N]
+        y = (v % 10).astype(np.uint8)
+        y[y == 0] = 10  # official SVHN labels digit 0 as 10
+        scipy.io.savemat(str(root / f"{name}_32x32.mat"), {"X": x, "y": y[:, None]})
+
+
+def _write_cifar(root, protocol=pickle.HIGHEST_PROTOCOL):
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    batches = [(f"data_batch_{i + 1}", _values(10, 10 * i)) for i in range(5)]
+    for name, v in batches + [("test_batch", _values(N_TEST, 200))]:
+        d = {b"batch_label": name.encode(), b"labels": [int(a) % 10 for a in v],
+             b"data": np.repeat(v[:, None], 3072, axis=1)}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(d, fh, protocol=protocol)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    _write_mnist_like(root, "MNIST")
+    _write_mnist_like(root, "KMNIST")
+    _write_svhn(root)
+    _write_cifar(root)
+    return root
+
+
+def _ids(split):
+    """Recover source indices from the constant images; check they match the labels."""
+    v = split.images[:, 0, 0, 0].long()
+    assert (split.images == split.images[:, :1, :1, :1]).all()  # still constant after resizing
+    assert torch.equal(split.labels, v % 10)
+    return v
+
+
+@pytest.mark.parametrize("name,channels,n_train,n_valid", [
+    ("mnist", 1, 100, 20), ("kmnist", 1, 100, 20), ("svhn", 3, 45, 5), ("cifar10", 3, 40, 10)])
+def test_tiny_files(data_dir, name, channels, n_train, n_valid):
+    ds = load_dataset(name, data_dir, download=False)
+    assert (ds.name, ds.n_classes, ds.n_channels, ds.image_size) == (name, 10, channels, 32)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (n_train, n_valid, N_TEST)
+    for s in (ds.train, ds.valid, ds.test):
+        assert s.images.shape == (len(s), channels, 32, 32)
+        assert s.images.dtype == torch.uint8 and s.labels.dtype == torch.int64
+        assert s.images.is_contiguous() and s.images.device.type == "cpu"
+    tr, va = set(_ids(ds.train).tolist()), set(_ids(ds.valid).tolist())
+    assert not tr & va and tr | va == set(range(n_train + n_valid))  # disjoint, covers train file
+    assert set(_ids(ds.test).tolist()) == set(range(200, 200 + N_TEST))
+    again = load_dataset(name, data_dir, download=False)  # splits are deterministic
+    assert torch.equal(again.train.images, ds.train.images) and torch.equal(again.valid.labels, ds.valid.labels)
+
+
+def test_svhn_label_10_is_digit_0(data_dir):
+    ds = load_dataset("svhn", data_dir, download=False)
+    labels = torch.cat([ds.train.labels, ds.valid.labels, ds.test.labels])
+    assert labels.min() == 0 and labels.max() == 9 and (labels == 0).any()
+
+
+def test_split_matches_reference_permutation(data_dir):
+    # Reference: perm = RandomState(0).permutation(N); train = perm[:N - N//6], valid = the rest.
+    perm = np.random.RandomState(0).permutation(N_TRAIN)
+    ds = load_dataset("mnist", data_dir, download=False)
+    assert _ids(ds.train).tolist() == perm[:100].tolist() and _ids(ds.valid).tolist() == perm[100:].tolist()
+
+
+def test_to_float_range(data_dir):
+    x = torch.tensor([0, 127, 255], dtype=torch.uint8)
+    assert torch.allclose(to_float(x), torch.tensor([-1, 127 / 127.5 - 1, 1]))
+    f = to_float(load_dataset("cifar10", data_dir, download=False).train.images)
+    assert f.dtype == torch.float32 and f.min() >= -1 and f.max() <= 1
+
+
+def test_digits():
+    ds = load_dataset("digits", "/nonexistent", download=False)  # embedded: needs no files
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (1197, 300, 300)
+    assert (ds.n_classes, ds.n_channels) == (10, 1) and ds.train.images.shape == (1197, 1, 32, 32)
+    assert ds.train.images.max() > 200 and set(ds.test.labels.tolist()) == set(range(10))
+
+
+def test_subset_train(data_dir):
+    a = load_dataset("mnist", data_dir, subset_train=30, download=False)
+    b = load_dataset("mnist", data_dir, subset_train=30, download=False)
+    full = load_dataset("mnist", data_dir, download=False)
+    keep = np.random.RandomState(0).permutation(100)[:30]
+    assert len(a.train) == 30 and torch.equal(a.train.images, b.train.images)
+    assert torch.equal(a.train.labels, full.train.labels[keep])
+    assert len(a.valid) == len(full.valid) and len(a.test) == len(full.test)  # only train shrinks
+    for bad in (0, 101):
+        with pytest.raises(DatasetError, match="1..100"):
+            load_dataset("mnist", data_dir, subset_train=bad, download=False)
+
+
+def test_registry_and_unknown_name(tmp_path):
+    assert set(DATASETS) == {"digits", "mnist", "kmnist", "svhn", "cifar10"}
+    assert all(info.description and "\n" not in info.description for info in DATASETS.values())
+    with pytest.raises(DatasetError, match="cifar10"):
+        load_dataset("imagenet", tmp_path)
+
+
+@pytest.mark.parametrize("name,folder,expected", [
+    ("mnist", "MNIST/raw", "train-images-idx3-ubyte"), ("kmnist", "KMNIST/raw", "t10k-labels-idx1-ubyte"),
+    ("svhn", "", "train_32x32.mat"), ("cifar10", "cifar-10-batches-py", "data_batch_1")])
+def test_missing_files(tmp_path, name, folder, expected):
+    with pytest.raises(DatasetError) as e:
+        load_dataset(name, tmp_path, download=False)
+    msg = str(e.value)
+    assert "\n" not in msg and str(tmp_path / folder) in msg and expected in msg and "--data_dir" in msg
+
+
+def test_failed_download_is_one_line_error(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("no network\nsecond line")
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    with pytest.raises(DatasetError, match="download failed: RuntimeError: no network second line") as e:
+        load_dataset("mnist", tmp_path, download=True)
+    assert "\n" not in str(e.value)
+
+
+def test_corrupt_file_is_named(tmp_path):
+    _write_mnist_like(tmp_path, "MNIST")
+    bad = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    bad.write_bytes(bad.read_bytes()[:-5])  # truncated
+    with pytest.raises(DatasetError, match="train-labels-idx1-ubyte"):
+        load_dataset("mnist", tmp_path, download=False)
+    (tmp_path / "test_32x32.mat").write_bytes(b"not a mat file")
+    (tmp_path / "train_32x32.mat").write_bytes(b"not a mat file")
+    with pytest.raises(DatasetError, match="train_32x32.mat"):
+        load_dataset("svhn", tmp_path, download=False)
+
+
+def test_cifar_protocol2_pickles(tmp_path):
+    _write_cifar(tmp_path, protocol=2)  # uses numpy _reconstruct and _codecs.encode, like old pickles
+    assert len(load_dataset("cifar10", tmp_path, download=False).train) == 40
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_cifar_pickle_refused(tmp_path):
+    _write_cifar(tmp_path)
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_3", "wb") as fh:
+        pickle.dump({b"data": _Evil(marker), b"labels": [0]}, fh)
+    with pytest.raises(DatasetError, match="data_batch_3.*refusing"):
+        load_dataset("cifar10", tmp_path, download=False)
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(),
+                    reason=f"real MNIST not found under {SHARED_DATA}")
+def test_real_mnist():
+    start = time.perf_counter()
+    ds = load_dataset("mnist", SHARED_DATA, download=False)
+    elapsed = time.perf_counter() - start
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (50000, 10000, 10000)
+    assert ds.train.images.shape == (50000, 1, 32, 32) and ds.train.images.dtype == torch.uint8
+    assert set(ds.train.labels.unique().tolist()) == set(range(10))
+    assert 20 < ds.test.images.float().mean() < 50  # mostly black, as MNIST (mean ~33)
+    assert elapsed < 15, f"loading real MNIST took {elapsed:.1f}s"
