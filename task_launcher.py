@@ -464,8 +464,8 @@ def interpolate(args, opts, data, model, run_dir):
     path, state = load_for_eval(args, model, run_dir)
     split = data.train if args.mode == "interp_train" else data.valid
     n = min(args.val_batch_size, len(split)) // 2 * 2
-    if n < 2:
-        raise ConfigError("--val_batch_size must be >= 2 for interpolation grids")
+    if n < 2 or opts["interp"]["num_interps"] < 2:
+        raise ConfigError("interpolation grids need --val_batch_size >= 2 and num_interps >= 2 (--mode_override)")
     x, _ = vis_batch(split, n, args.vis_seed, opts["device"])
     o = opts["interp"]
     rows = interpolate_pairs(model, x[0::2], x[1::2], args.mixer, steps=o["num_interps"])

@@ -25,12 +25,13 @@ def acai_init_(module: nn.Module, slope: float = LEAKY_SLOPE) -> None:
         if isinstance(layer, nn.Conv2d):
             fan_in = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
             nn.init.normal_(layer.weight, std=1.0 / math.sqrt((1 + slope ** 2) * fan_in))
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 def _conv_block(c_in, c_out, instance_norm):
-    conv = nn.Conv2d(c_in, c_out, 3, padding=1)
-    layers = [conv]
+    # a bias right before an affine instance norm is cancelled by it, so it is left out
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not instance_norm)]
     if instance_norm:
         layers.append(nn.InstanceNorm2d(c_out, affine=True))
     layers.append(nn.LeakyReLU(LEAKY_SLOPE))

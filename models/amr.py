@@ -9,7 +9,7 @@ computes the spectral-norm weights once per phase instead of once per term.
 Losses are returned as detached tensors so the caller can average them without
 a host sync per step.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -43,9 +43,13 @@ class AMRConfig:
     acai_gamma: float = 0.2
     acai_adv_weight: float = 0.5
 
-    @classmethod
-    def from_dict(cls, d):
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+    def __post_init__(self):
+        if self.k < 2:
+            raise ValueError(f"k must be >= 2, got {self.k}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective '{self.objective}'; choose one of: {', '.join(OBJECTIVES)}")
+        if self.objective != "amr" and (self.k != 2 or self.mixer != "mixup" or self.disable_mix):
+            raise ValueError(f"objective '{self.objective}' needs k = 2, mixer 'mixup' and mixing enabled")
 
 
 @dataclass
@@ -213,10 +217,11 @@ class AMR(nn.Module):
 
     @torch.no_grad()
     def eval_step(self, x, y, rng=None):
-        """All training losses on a batch without updating anything (eval mode)."""
+        """All training losses on a batch without updating anything (eval mode). Mixing draws
+        come from `rng` (default: a fixed seed), never from the training stream."""
         was_training = self.training
         self.eval()
-        fwd = self.forward_pass(x, rng)
+        fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0))
         logs = dict(self.generator_loss(x, fwd)[1])
         logs.update(self.discriminator_loss(x, fwd)[1])
         if self.probe is not None:

@@ -76,7 +76,7 @@ def fold_weights(weights):
 
 
 def interpolation_weights(mixer, steps, channels):
-    """Deterministic k = 2 weights [steps, 2, channels] going from source 0 to source 1.
+    """Deterministic k = 2 weights [steps >= 2, 2, channels] going from source 0 to source 1.
 
     Continuous mixers use alpha = 1 - t for t in linspace(0, 1, steps). Bernoulli
     mixers take the first floor(alpha * C) channels of a fixed channel order
@@ -87,6 +87,7 @@ def interpolation_weights(mixer, steps, channels):
     if mixer in BERNOULLI_MIXERS:
         order = torch.from_numpy(np.random.RandomState(0).permutation(channels))
         w0.zero_()
-        for s, a in enumerate(alphas.tolist()):
-            w0[s, order[: int(a * channels + 1e-6)]] = 1.0
+        for s in range(steps):
+            n_first = channels * (steps - 1 - s) // (steps - 1)  # floor(alpha * C), in exact integers
+            w0[s, order[:n_first]] = 1.0
     return torch.stack([w0, 1 - w0], 1)

@@ -1,0 +1,187 @@
+"""The command line: flags, run folder, resume, interpolation grids, bad input."""
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import task_launcher
+from conftest import FAST, ROOT, SHARED_DATA, needs_shared_mnist
+
+
+def run(argv):
+    """main() in this process; argparse errors count as exit status 2 like everything else."""
+    try:
+        return task_launcher.main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+
+
+def run_dir(save_path, name="digits_swapgan_mixup", seed=0, trial="0"):
+    return Path(save_path) / f"s{seed}" / name / trial
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+REFERENCE_FLAGS = ["--model", "--k", "--dataset", "--dataset_args", "--subset_train", "--arch", "--batch_size",
+                   "--n_channels", "--ngf", "--ndf", "--lr", "--lamb", "--beta", "--cls", "--mixer",
+                   "--disable_g_recon", "--disable_mix", "--cls_loss", "--gan_loss", "--recon_loss", "--beta1",
+                   "--beta2", "--weight_decay", "--update_g_every", "--cls_probe", "--cls_probe_args",
+                   "--cls_probe_weight_decay", "--bpc", "--seed", "--name", "--epochs", "--trial_id",
+                   "--save_path", "--val_batch_size", "--save_every", "--save_images_every", "--resume",
+                   "--num_workers", "--mode", "--mode_override", "--vis_seed", "--data_dir", "--device"]
+
+
+def test_help_lists_every_flag_with_a_meaning():
+    out = subprocess.run([sys.executable, "task_launcher.py", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    for flag in REFERENCE_FLAGS:
+        m = re.search(rf"^\s+{re.escape(flag)}(?:\s+\S+)?\s+(\S.*)$", out, re.M)
+        assert m, f"{flag} missing or without help text"
+    assert "load --config" in out
+
+
+def test_train_resume_interpolate_on_digits(tmp_path, capsys):
+    assert run(FAST + ["--epochs=2", "--save_path", tmp_path]) == 0
+    d = run_dir(tmp_path)
+    cfg = yaml.safe_load((d / "cfg.yaml").read_text())
+    assert cfg["args"]["epochs"] == 2 and cfg["resolved"]["k"] == 2 and "torch" in cfg["versions"]
+    table = rows(d / "results.csv")
+    assert [r["epoch"] for r in table] == ["1", "2"]
+    for col in ("train_recon", "train_g_mix", "train_d_loss", "valid_recon", "valid_d_loss", "train_probe_acc",
+                "valid_probe_acc", "test_probe_acc", "epoch_time_s"):
+        assert col in table[0] and float(table[0][col]) == float(table[0][col])  # present and a number
+    assert (d / "last.pt").is_file() and (d / "ckpt_1.pt").is_file() and (d / "ckpt_2.pt").is_file()
+    assert sorted(p.name for p in (d / "images").iterdir()) == [
+        "epoch00001_train.png", "epoch00001_valid.png", "epoch00002_train.png", "epoch00002_valid.png"]
+    capsys.readouterr()
+
+    assert run(FAST + ["--epochs=3", "--resume=auto", "--save_path", tmp_path]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "epoch 3/3" in out and "epoch 2/3" not in out
+    assert [r["epoch"] for r in rows(d / "results.csv")] == ["1", "2", "3"]
+    assert torch.load(d / "last.pt", weights_only=True)["epoch"] == 3
+
+    assert run(FAST + ["--epochs=3", "--mode=interp_valid", "--val_batch_size=8", "--save_path", tmp_path]) == 0
+    out_dir = d / "interp_valid" / "last_epoch3"
+    assert (out_dir / "grid.png").is_file() and len(list(out_dir.glob("pair_*.png"))) == 4
+    from PIL import Image
+    w, h = Image.open(out_dir / "grid.png").size
+    assert w == 2 + 12 * (32 + 2) and h == 2 + 4 * (32 + 2)  # 10 decodes + 2 inputs per row, 4 rows
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(FAST + ["--epochs=3", "--model=threegan", "--mixer=fm", "--save_path", a]) == 0
+    assert run(FAST + ["--epochs=2", "--model=threegan", "--mixer=fm", "--save_path", b]) == 0
+    assert run(FAST + ["--epochs=3", "--model=threegan", "--mixer=fm", "--save_path", b]) == 0
+    name = "digits_threegan_fm"
+    sa = torch.load(run_dir(a, name) / "last.pt", weights_only=True)["training"]
+    sb = torch.load(run_dir(b, name) / "last.pt", weights_only=True)["training"]
+    for key, value in sa["model"].items():
+        assert torch.equal(value, sb["model"][key]), key
+    assert rows(run_dir(a, name) / "results.csv") [-1]["train_recon"] == rows(run_dir(b, name) / "results.csv")[-1]["train_recon"]
+
+
+def test_load_config_reruns_and_overrides(tmp_path, capsys):
+    assert run(FAST + ["--epochs=1", "--mixer=mixup2", "--save_path", tmp_path]) == 0
+    cfg = run_dir(tmp_path, "digits_swapgan_mixup2") / "cfg.yaml"
+    capsys.readouterr()
+    assert run(["load", "--config", cfg, "--epochs=2"]) == 0
+    assert "epoch 2/2" in capsys.readouterr().out
+    assert len(rows(cfg.parent / "results.csv")) == 2
+
+
+@pytest.mark.parametrize("extra", [["--model=kgan", "--k=4", "--mixer=fm2"], ["--model=acai"],
+                                   ["--model=acaif3"], ["--disable_mix", "--gan_loss=mse", "--recon_loss=l2"],
+                                   ["--disable_g_recon", "--recon_loss=bce_sum", "--beta=0"]])
+def test_every_model_trains_one_epoch(tmp_path, extra):
+    assert run(FAST + ["--epochs=1", "--bpc=2", "--save_path", tmp_path] + extra) == 0
+    (d,) = list(tmp_path.glob("s0/*/0"))
+    loss = float(rows(d / "results.csv")[0]["train_d_loss"])
+    assert loss == loss and abs(loss) < 1e3
+
+
+def test_probe_learns_above_chance_on_digits(tmp_path):
+    flags = ["--dataset=digits", "--batch_size=32", "--ngf=8", "--ndf=8", "--cls_probe=linear", "--lamb=10",
+             "--beta=0", "--lr=2e-3", "--epochs=3", "--save_every=100", "--save_images_every=100"]
+    assert run(flags + ["--save_path", tmp_path]) == 0
+    last = rows(run_dir(tmp_path) / "results.csv")[-1]
+    assert float(last["test_probe_acc"]) > 0.4 and float(last["valid_probe_acc"]) > 0.4  # chance is 0.1
+
+
+BAD_INPUTS = [
+    (["--model=foo"], "--model"),
+    (["--dataset=foo"], "--dataset"),
+    (["--mixer=foo"], "--mixer"),
+    (["--arch=nope"], "--arch: unknown 'nope'"),
+    (["--arch=../../evil.py"], "--arch: unknown"),
+    (["--cls_probe=os"], "--cls_probe: unknown"),
+    (["--mode=foo"], "--mode: unknown 'foo'"),
+    (["--model=kgan"], "--model kgan needs --k"),
+    (["--model=kgan", "--k=1"], "--k must be >= 2"),
+    (["--model=swapgan", "--k=3"], "conflicts with --model swapgan"),
+    (["--model=acaif3", "--mixer=fm"], "--model acaif3 mixes with --mixer mixup"),
+    (["--cls=1"], "--cls > 0"),
+    (["--n_channels=3"], "--n_channels 3 disagrees with --dataset digits"),
+    (["--batch_size=5000"], "--batch_size 5000 is larger than the training split"),
+    (["--batch_size=0"], "--batch_size must be >= 1"),
+    (["--cls_probe_args={'n_in': 31, 'n_classes': 10}"], "n_in 31 does not match"),
+    (["--cls_probe_args={'n_in': 32, 'n_classes': 7}"], "n_classes 7"),
+    (["--cls_probe_args=__import__('os').system('touch PWNED')"], "--cls_probe_args: '__import__"),
+    (["--cls_probe_args={'n_in': 32, 'evil': 1}"], "--cls_probe_args: unknown keys ['evil']"),
+    (["--dataset_args={'foo': 1}"], "--dataset_args: unknown keys ['foo']"),
+    (["--dataset_args=[1, 2]"], "--dataset_args: '[1, 2]' is not a literal dict"),
+    (["--mode=interp_valid", "--mode_override=num_interps=abc"], "--mode_override: value of 'num_interps'"),
+    (["--mode=interp_valid", "--mode_override=colour=1"], "--mode_override: 'colour=1' is not key=value"),
+    (["--mode=interp_valid", "--mode_override=num_interps=2.5"], "num_interps must be int"),
+    (["--resume=99"], "--resume=99: no checkpoint"),
+    (["--resume=/nonexistent/x.pt"], "--resume=/nonexistent/x.pt: no checkpoint"),
+    (["--mode=interp_valid"], "--mode interp_valid: no checkpoint"),
+    (["--dataset=mnist", "--data_dir=/nonexistent", "--dataset_args={'download': False}"], "/nonexistent"),
+    (["--save_path=/proc/amr"], "--save_path /proc/amr: cannot write"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_gives_one_clear_line(tmp_path, capsys, argv, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save = [] if any(a.startswith("--save_path") for a in argv) else ["--save_path", tmp_path / "out"]
+    assert run(FAST[:-1] + ["--epochs=1"] + save + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert message in err, err
+    assert not (tmp_path / "PWNED").exists()
+    assert not list((tmp_path / "out").rglob("*.pt")) if (tmp_path / "out").exists() else True
+
+
+def test_missing_config_file_and_changed_config_are_refused(tmp_path, capsys):
+    assert run(["load", "--config", tmp_path / "none.yaml"]) == 2
+    assert "--config" in capsys.readouterr().err
+    assert run(FAST + ["--epochs=1", "--save_path", tmp_path]) == 0
+    capsys.readouterr()
+    assert run(FAST + ["--epochs=2", "--lamb=3", "--name=digits_swapgan_mixup", "--save_path", tmp_path]) == 2
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "--lamb" in err and len(err.strip().splitlines()) == 1
+
+
+@needs_shared_mnist
+@pytest.mark.parametrize("script", sorted((ROOT / "exps" / "mnist").glob("*.sh")), ids=lambda p: p.stem)
+def test_reference_mnist_command_lines_start_training(tmp_path, script):
+    env = dict(os.environ, DATA_DIR=str(SHARED_DATA), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    smoke = ["--epochs=1", "--bpc=3", "--subset_train=512", "--val_batch_size=1000", f"--save_path={tmp_path}"]
+    proc = subprocess.run(["bash", str(script)] + smoke, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (d,) = list(tmp_path.glob("s1/*/0"))
+    table = rows(d / "results.csv")
+    assert len(table) == 1 and float(table[0]["test_probe_acc"]) >= 0.0
+    cfg = yaml.safe_load((d / "cfg.yaml").read_text())
+    assert cfg["args"]["lamb"] == 10.0 and cfg["resolved"]["code_size"] == 32
