@@ -37,9 +37,11 @@ MODES = {
 }
 INTERP_OPTIONS = {"num_interps": 10, "padding": 2}  # --mode_override keys for interp_* modes
 DATASET_ARGS = {"download": True}                  # --dataset_args keys and defaults
-# Flags that may change when a run is resumed or evaluated; any other difference is a different run.
+# Flags that may change when a run is resumed or evaluated (or its folder moved); any other
+# difference means a different model or training run.
 RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
-                     "save_images_every", "val_batch_size", "vis_seed", "bpc", "data_dir", "dataset_args"}
+                     "save_images_every", "val_batch_size", "vis_seed", "bpc", "data_dir", "dataset_args",
+                     "save_path", "name", "trial_id"}
 
 
 class ConfigError(Exception):

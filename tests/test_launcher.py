@@ -185,3 +185,11 @@ def test_reference_mnist_command_lines_start_training(tmp_path, script):
     assert len(table) == 1 and float(table[0]["test_probe_acc"]) >= 0.0
     cfg = yaml.safe_load((d / "cfg.yaml").read_text())
     assert cfg["args"]["lamb"] == 10.0 and cfg["resolved"]["code_size"] == 32
+
+
+def test_resume_from_a_checkpoint_path_in_another_folder(tmp_path, capsys):
+    assert run(FAST + ["--epochs=1", "--save_path", tmp_path / "a"]) == 0
+    ckpt = run_dir(tmp_path / "a") / "last.pt"
+    assert run(FAST + ["--epochs=2", f"--resume={ckpt}", "--save_path", tmp_path / "b"]) == 0
+    assert f"resumed from {ckpt} (epoch 1)" in capsys.readouterr().out
+    assert [r["epoch"] for r in rows(run_dir(tmp_path / "b") / "results.csv")] == ["2"]
