@@ -10,6 +10,8 @@ Read top to bottom: flags, validation, data, model, the training loop, the other
 """
 import argparse
 import ast
+import functools
+import math
 import os
 import shlex
 import sys
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from tqdm import tqdm
 
 from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_arch
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
@@ -271,6 +274,7 @@ def check_against_data(args, opts, data):
 
 
 # ---- run folder ----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def versions():
     import numpy
     import sklearn
@@ -282,8 +286,12 @@ def versions():
     return info
 
 
-def make_run_dir(args):
-    run_dir = Path(args.save_path) / f"s{args.seed}" / args.name / str(args.trial_id)
+def run_dir_path(args):
+    return Path(args.save_path) / f"s{args.seed}" / args.name / str(args.trial_id)
+
+
+def make_run_dir(args, run_dir):
+    """Created only once the inputs are known to be good, so bad input leaves nothing behind."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -296,7 +304,7 @@ def make_run_dir(args):
 
 
 def write_config(run_dir, args, opts):
-    cfg = {"args": vars(args),
+    cfg = {"args": dict(vars(args)),
            "resolved": {"objective": opts["objective"], "k": opts["k"], "arch": opts["arch"],
                         "code_size": opts["code_size"], "device": str(opts["device"])},
            "versions": versions(),
@@ -400,6 +408,7 @@ def train(args, opts, data, model, run_dir):
             raise CheckpointError(f"checkpoint {path} does not fit this model ({str(e).splitlines()[0][:200]})") from None
         start_epoch = state["epoch"]
         print(f"resumed from {path} (epoch {start_epoch})")
+    make_run_dir(args, run_dir)
     write_config(run_dir, args, opts)
     (run_dir / "images").mkdir(exist_ok=True)
     results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
@@ -409,7 +418,6 @@ def train(args, opts, data, model, run_dir):
     n_batches = -(-len(data.train) // args.batch_size)
     if args.bpc:
         n_batches = min(n_batches, args.bpc)
-    from tqdm import tqdm
     for epoch in range(start_epoch + 1, args.epochs + 1):
         t0 = time.time()
         sums, counts = {}, {}
@@ -424,7 +432,7 @@ def train(args, opts, data, model, run_dir):
                 bar.set_postfix({k: f"{v:.3f}" for k, v in mean_logs(sums, counts).items()
                                  if k in ("recon", "g_mix", "d_loss", "probe_acc")})
         train_logs = mean_logs(sums, counts)
-        bad = [k for k, v in train_logs.items() if not torch.isfinite(torch.tensor(v))]
+        bad = [k for k, v in train_logs.items() if not math.isfinite(v)]
         if bad:
             raise FloatingPointError(f"epoch {epoch}: non-finite training loss {bad[0]} = {train_logs[bad[0]]}; "
                                      f"stopped, the last good checkpoint is kept")
@@ -472,7 +480,7 @@ def interpolate(args, opts, data, model, run_dir):
     o = opts["interp"]
     rows = interpolate_pairs(model, x[0::2], x[1::2], args.mixer, steps=o["num_interps"])
     out = run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}"
-    out.mkdir(parents=True, exist_ok=True)
+    make_run_dir(args, out)
     for i, row in enumerate(rows):
         save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=o["padding"])
     save_grid(rows.flatten(0, 1), out / "grid.png", nrow=rows.shape[1], padding=o["padding"])
@@ -485,7 +493,7 @@ def main(argv=None):
         opts = validate(args)
         data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=opts["dataset_args"]["download"])
         check_against_data(args, opts, data)
-        run_dir = make_run_dir(args)
+        run_dir = run_dir_path(args)
         model = build_model(args, opts)
         if args.mode == "train":
             train(args, opts, data, model, run_dir)

@@ -160,7 +160,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, argv, message, monkeyp
     assert len(err.splitlines()) == 1, err
     assert message in err, err
     assert not (tmp_path / "PWNED").exists()
-    assert not list((tmp_path / "out").rglob("*.pt")) if (tmp_path / "out").exists() else True
+    assert not (tmp_path / "out").exists()  # nothing written, not even the run folder
 
 
 def test_missing_config_file_and_changed_config_are_refused(tmp_path, capsys):
@@ -177,7 +177,7 @@ def test_missing_config_file_and_changed_config_are_refused(tmp_path, capsys):
 @pytest.mark.parametrize("script", sorted((ROOT / "exps" / "mnist").glob("*.sh")), ids=lambda p: p.stem)
 def test_reference_mnist_command_lines_start_training(tmp_path, script):
     env = dict(os.environ, DATA_DIR=str(SHARED_DATA), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    smoke = ["--epochs=1", "--bpc=3", "--subset_train=512", "--val_batch_size=1000", f"--save_path={tmp_path}"]
+    smoke = ["--epochs=1", "--bpc=3", "--subset_train=512", "--val_batch_size=256", f"--save_path={tmp_path}"]
     proc = subprocess.run(["bash", str(script)] + smoke, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (d,) = list(tmp_path.glob("s1/*/0"))
