@@ -323,6 +323,15 @@ def check_same_run(saved_args, args, path):
 
 
 # ---- model ---------------------------------------------------------------------------------
+def restore(model, args, path, state):
+    """Load a checkpoint's networks, optimisers and mixing RNG, if it belongs to this run."""
+    check_same_run(state["config"], args, path)
+    try:
+        model.load_training_state(state["training"])
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} does not fit this model ({str(e).splitlines()[0][:200]})") from None
+
+
 def build_model(args, opts):
     torch.manual_seed(args.seed)
     gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf)
@@ -401,11 +410,7 @@ def train(args, opts, data, model, run_dir):
     path, state = find_resume_checkpoint(run_dir, args.resume)
     start_epoch = 0
     if state is not None:
-        check_same_run(state["config"], args, path)
-        try:
-            model.load_training_state(state["training"])
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise CheckpointError(f"checkpoint {path} does not fit this model ({str(e).splitlines()[0][:200]})") from None
+        restore(model, args, path, state)
         start_epoch = state["epoch"]
         print(f"resumed from {path} (epoch {start_epoch})")
     make_run_dir(args, run_dir)
@@ -462,11 +467,7 @@ def load_for_eval(args, model, run_dir):
     path, state = find_resume_checkpoint(run_dir, "auto" if args.resume in ("none", "") else args.resume)
     if state is None:
         raise CheckpointError(f"--mode {args.mode}: no checkpoint in {run_dir}; train first or pass --resume PATH")
-    check_same_run(state["config"], args, path)
-    try:
-        model.load_training_state(state["training"])
-    except (RuntimeError, KeyError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} does not fit this model ({str(e).splitlines()[0][:200]})") from None
+    restore(model, args, path, state)
     return path, state
 
 
