@@ -10,13 +10,13 @@ Read top to bottom: flags, validation, data, model, the training loop, the other
 """
 import argparse
 import ast
-import functools
 import math
 import os
-import shlex
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import yaml
@@ -24,31 +24,23 @@ from tqdm import tqdm
 
 from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_arch
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
-from iterators import DATASETS, DatasetError, load_dataset, to_float
+from evaluation import interpolation
+from iterators import DATASETS, DatasetError, batches, epoch_order, load_dataset, vis_batch, vis_rng
 from models import AMR, MIXERS, MODELS, AMRConfig
-from models.interpolation import interpolate_pairs
-from runs.checkpoint import (LAST, CheckpointError, epoch_path, find_resume_checkpoint,
-                             save_checkpoint)
-from runs.files import atomic_write_text
-from runs.images import save_grid, save_rows
+from runs.checkpoint import LAST, CheckpointError, epoch_path, find_resume_checkpoint, save_checkpoint
+from runs.errors import ConfigError
+from runs.images import save_rows
 from runs.results import ResultsTable
+from runs.run_dir import make_run_dir, restore, run_dir_path, versions, write_config
 
-MODES = {
-    "train": "train the model (default)",
-    "interp_train": "interpolation grids between pairs of training examples",
-    "interp_valid": "interpolation grids between pairs of validation examples",
-}
-INTERP_OPTIONS = {"num_interps": 10, "padding": 2}  # --mode_override keys for interp_* modes
-DATASET_ARGS = {"download": True}                  # --dataset_args keys and defaults
-# Flags that may change when a run is resumed or evaluated (or its folder moved); any other
-# difference means a different model or training run.
-RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
-                     "save_images_every", "val_batch_size", "vis_seed", "bpc", "data_dir", "dataset_args",
-                     "save_path", "name", "trial_id"}
+DATASET_ARGS = {"download": True}  # --dataset_args keys and defaults
 
 
-class ConfigError(Exception):
-    """Bad input: the message names the flag or file and says what to do."""
+@dataclass(frozen=True)
+class Mode:
+    run: Callable          # run(args, opts, data, model, run_dir)
+    help: str
+    options: dict = field(default_factory=dict)  # --mode_override keys and their defaults
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -133,10 +125,11 @@ def build_parser():
     g.add_argument("--resume", default="auto",
                    help="auto: continue from the run's newest checkpoint (fresh start if none); "
                         "<epoch>: from ckpt_<epoch>.pt; <path>: from that file; none: fresh start")
-    g.add_argument("--mode", default="train", help="; ".join(f"{m}: {d}" for m, d in MODES.items()))
+    g.add_argument("--mode", default="train", help="; ".join(f"{m}: {d.help}" for m, d in MODES.items()))
     g.add_argument("--mode_override", default=None,
-                   help="options of the mode as key=value,key=value; interp_*: "
-                        + ", ".join(f"{k} (default {v})" for k, v in INTERP_OPTIONS.items()))
+                   help="options of the mode as key=value,key=value; " + "; ".join(
+                       f"{m}: " + ", ".join(f"{k} (default {v})" for k, v in d.options.items())
+                       for m, d in MODES.items() if d.options))
     g.add_argument("--vis_seed", type=int, default=0, help="seed choosing the examples and mixes shown in images")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to compute")
     return p
@@ -252,8 +245,7 @@ def validate(args):
         args.name = f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}"
     return dict(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
                 dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args", DATASET_ARGS)},
-                interp=key_values(args.mode_override, "--mode_override", INTERP_OPTIONS)
-                if args.mode.startswith("interp") else {},
+                mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
                 device=torch.device("cuda" if args.device == "cuda" or
                                     (args.device == "auto" and torch.cuda.is_available()) else "cpu"))
 
@@ -273,65 +265,7 @@ def check_against_data(args, opts, data):
                           f"{data.n_classes} classes")
 
 
-# ---- run folder ----------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def versions():
-    import numpy
-    import sklearn
-    import torchvision
-    info = {"python": sys.version.split()[0], "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
-            "numpy": str(numpy.__version__), "scikit-learn": str(sklearn.__version__)}
-    if torch.cuda.is_available():
-        info["cuda_device"] = torch.cuda.get_device_name()
-    return info
-
-
-def run_dir_path(args):
-    return Path(args.save_path) / f"s{args.seed}" / args.name / str(args.trial_id)
-
-
-def make_run_dir(args, run_dir):
-    """Created only once the inputs are known to be good, so bad input leaves nothing behind."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"--save_path {args.save_path}: cannot write {run_dir} ({e.strerror}); "
-                          f"choose a writable folder") from None
-    return run_dir
-
-
-def write_config(run_dir, args, opts):
-    cfg = {"args": dict(vars(args)),
-           "resolved": {"objective": opts["objective"], "k": opts["k"], "arch": opts["arch"],
-                        "code_size": opts["code_size"], "device": str(opts["device"])},
-           "versions": versions(),
-           "command": shlex.join([sys.executable] + sys.argv)}
-    atomic_write_text(run_dir / "cfg.yaml", yaml.safe_dump(cfg, sort_keys=False))
-
-
-def check_same_run(saved_args, args, path):
-    """A checkpoint may only continue the run it belongs to."""
-    differ = sorted(k for k in vars(args) if k not in RUN_CONTROL_FLAGS and k in saved_args
-                    and saved_args[k] != getattr(args, k))
-    if differ:
-        detail = ", ".join(f"--{k} {saved_args[k]!r} there, {getattr(args, k)!r} here" for k in differ)
-        raise CheckpointError(f"checkpoint {path} belongs to a different configuration ({detail}); "
-                              f"use another --trial_id or --name for a new run")
-
-
 # ---- model ---------------------------------------------------------------------------------
-def restore(model, args, path, state):
-    """Load a checkpoint's networks, optimisers and mixing RNG, if it belongs to this run."""
-    check_same_run(state["config"], args, path)
-    try:
-        model.load_training_state(state["training"])
-    except (RuntimeError, KeyError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} does not fit this model ({str(e).splitlines()[0][:200]})") from None
-
-
 def build_model(args, opts):
     torch.manual_seed(args.seed)
     gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf)
@@ -344,32 +278,6 @@ def build_model(args, opts):
     model = AMR(gen, disc, cfg, probe=probe, seed=args.seed).to(opts["device"])
     model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
     return model
-
-
-# ---- data on the device --------------------------------------------------------------------
-def batches(split, batch_size, device, order=None, limit=0):
-    """Yields (x in [-1, 1], y) on `device`, in `order` (a permutation) or in split order."""
-    n = len(split)
-    order = torch.arange(n) if order is None else order
-    for i, start in enumerate(range(0, n, batch_size)):
-        if limit and i >= limit:
-            return
-        idx = order[start:start + batch_size]
-        yield to_float(split.images[idx].to(device, non_blocking=True)), split.labels[idx].to(device)
-
-
-def epoch_order(seed, epoch, n):
-    """Data order depends only on (seed, epoch), so a resumed run sees the same batches."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def vis_batch(split, n, vis_seed, device):
-    idx = torch.randperm(len(split), generator=torch.Generator().manual_seed(vis_seed))[:n]
-    return to_float(split.images[idx].to(device)), split.labels[idx].to(device)
-
-
-def vis_rng(vis_seed, device):
-    return torch.Generator(device).manual_seed(vis_seed)
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -405,6 +313,12 @@ def save_epoch_images(model, data, run_dir, epoch, args, device):
         save_rows(rows, run_dir / "images" / f"epoch{epoch:05d}_{split_name}.png")
 
 
+def resolved_config(opts):
+    """What the flags resolved to, saved in cfg.yaml beside the flags themselves."""
+    return {"objective": opts["objective"], "k": opts["k"], "arch": opts["arch"], "code_size": opts["code_size"],
+            "device": str(opts["device"])}
+
+
 def train(args, opts, data, model, run_dir):
     device = opts["device"]
     path, state = find_resume_checkpoint(run_dir, args.resume)
@@ -414,7 +328,7 @@ def train(args, opts, data, model, run_dir):
         start_epoch = state["epoch"]
         print(f"resumed from {path} (epoch {start_epoch})")
     make_run_dir(args, run_dir)
-    write_config(run_dir, args, opts)
+    write_config(run_dir, args, resolved_config(opts))
     (run_dir / "images").mkdir(exist_ok=True)
     results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
     if start_epoch >= args.epochs:
@@ -462,30 +376,13 @@ def train(args, opts, data, model, run_dir):
     print(f"done: {run_dir}")
 
 
-# ---- other modes ---------------------------------------------------------------------------
-def load_for_eval(args, model, run_dir):
-    path, state = find_resume_checkpoint(run_dir, "auto" if args.resume in ("none", "") else args.resume)
-    if state is None:
-        raise CheckpointError(f"--mode {args.mode}: no checkpoint in {run_dir}; train first or pass --resume PATH")
-    restore(model, args, path, state)
-    return path, state
-
-
-def interpolate(args, opts, data, model, run_dir):
-    path, state = load_for_eval(args, model, run_dir)
-    split = data.train if args.mode == "interp_train" else data.valid
-    n = min(args.val_batch_size, len(split)) // 2 * 2
-    if n < 2 or opts["interp"]["num_interps"] < 2:
-        raise ConfigError("interpolation grids need --val_batch_size >= 2 and num_interps >= 2 (--mode_override)")
-    x, _ = vis_batch(split, n, args.vis_seed, opts["device"])
-    o = opts["interp"]
-    rows = interpolate_pairs(model, x[0::2], x[1::2], args.mixer, steps=o["num_interps"])
-    out = run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}"
-    make_run_dir(args, out)
-    for i, row in enumerate(rows):
-        save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=o["padding"])
-    save_grid(rows.flatten(0, 1), out / "grid.png", nrow=rows.shape[1], padding=o["padding"])
-    print(f"wrote {len(rows)} interpolation rows and grid.png to {out}")
+MODES = {
+    "train": Mode(train, "train the model (default)"),
+    "interp_train": Mode(interpolation.interpolate, "interpolation grids between pairs of training examples",
+                         interpolation.OPTIONS),
+    "interp_valid": Mode(interpolation.interpolate, "interpolation grids between pairs of validation examples",
+                         interpolation.OPTIONS),
+}
 
 
 def main(argv=None):
@@ -496,10 +393,7 @@ def main(argv=None):
         check_against_data(args, opts, data)
         run_dir = run_dir_path(args)
         model = build_model(args, opts)
-        if args.mode == "train":
-            train(args, opts, data, model, run_dir)
-        else:
-            interpolate(args, opts, data, model, run_dir)
+        MODES[args.mode].run(args, opts, data, model, run_dir)
     except (ConfigError, DatasetError, CheckpointError) as e:
         print(f"task_launcher.py: error: {e}", file=sys.stderr)
         return 2
