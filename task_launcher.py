@@ -12,9 +12,10 @@ import argparse
 import ast
 import math
 import os
+import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,12 +25,19 @@ from tqdm import tqdm
 
 from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_arch
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
-from evaluation import interpolation
-from iterators import DATASETS, DatasetError, batches, epoch_order, load_dataset, vis_batch, vis_rng
+from evaluation import disentangle, interpolation, probe as offline_probe
+from evaluation import embedding_map, frames
+from evaluation import class_mixing as class_mix_eval
+from iterators import DATASETS, DatasetError, batches, epoch_order, load_dataset, on_device, vis_batch, vis_rng
 from models import AMR, MIXERS, MODELS, AMRConfig
+from models.class_mixing import ClassMixer
+from models.vae import VAE, VAEConfig
+from runs.distributed import (SINGLE, all_ok, average_gradients_before_each_step, broadcast_weights, check_in_sync,
+                              finish, gather_rng_states, init_world, shard, sum_over_ranks)
 from runs.checkpoint import LAST, CheckpointError, epoch_path, find_resume_checkpoint, save_checkpoint
 from runs.errors import ConfigError
 from runs.images import save_rows
+from runs.plots import save_curves
 from runs.results import ResultsTable
 from runs.run_dir import make_run_dir, restore, run_dir_path, versions, write_config
 
@@ -64,13 +72,23 @@ def build_parser():
     g.add_argument("--n_channels", type=int, default=None, help="image channels; default: the dataset's")
     g.add_argument("--ngf", type=int, default=0, help="generator base width; 0 keeps the preset's")
     g.add_argument("--ndf", type=int, default=0, help="discriminator base width; 0 keeps the preset's")
+    g.add_argument("--latent_dim", type=int, default=0,
+                   help="bottleneck channels (the whole code size for dsprite_gd and --model vae); "
+                        "0 keeps the preset's")
     g.add_argument("--lamb", type=float, default=1.0, help="weight of the reconstruction loss")
     g.add_argument("--beta", type=float, default=1.0,
-                   help="weight of the consistency loss |enc(dec(h_mix)) - h_mix| (the paper uses 0)")
+                   help="AMR models: weight of the consistency loss |enc(dec(h_mix)) - h_mix| (the paper uses 0); "
+                        "--model vae: beta-VAE's beta, the weight of the KL term summed over latent dimensions "
+                        "(the reference averaged it over dimensions: its beta B is B / latent_dim here)")
     g.add_argument("--cls", type=float, default=0.0,
-                   help="weight of supervised class-conditioned mixing; must be 0 (not implemented yet)")
+                   help="> 0: supervised class-conditioned mixing; a class mixer mixes two codes for a target "
+                        "label vector and this weighs the discriminator's auxiliary classifier loss on the decode")
     g.add_argument("--cls_loss", default="bce", choices=["bce", "mse"],
-                   help="loss of the auxiliary classifier (with --cls > 0)")
+                   help="loss of the auxiliary classifier on its sigmoid outputs (with --cls > 0)")
+    g.add_argument("--eps", type=float, default=0.01,
+                   help="weight of the class mixer's mask prior (sum of the mask - channels / 2)^2 (with --cls > 0)")
+    g.add_argument("--cls_label_only", action="store_true",
+                   help="the class mixer sees only the target labels, not the two codes (the reference's form)")
     g.add_argument("--gan_loss", default="bce", choices=["bce", "mse"],
                    help="adversarial loss on the discriminator's sigmoid output (acai uses its own squared error)")
     g.add_argument("--recon_loss", default="l1", choices=["l1", "l2", "bce", "bce_sum"],
@@ -89,8 +107,12 @@ def build_parser():
     g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
     g.add_argument("--weight_decay", type=float, default=0.0, help="Adam L2 weight decay (all optimisers)")
     g.add_argument("--update_g_every", type=int, default=5,
-                   help="update the generator every N steps (the discriminator every step)")
+                   help="update the generator every N steps (the discriminator every step); "
+                        "--model vae has no discriminator and updates every step")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and mixing")
+    g.add_argument("--global_batch", action="store_true",
+                   help="under torchrun: --batch_size is the global batch, split evenly over the processes "
+                        "(default: each process takes --batch_size examples per step)")
     g = p.add_argument_group("online linear probe")
     g.add_argument("--cls_probe", default=None,
                    help="classifier on the detached bottleneck, trained alongside: " + ", ".join(PROBES)
@@ -120,6 +142,10 @@ def build_parser():
                    help="trial folder inside the experiment (default: $SLURM_JOB_ID, else 0)")
     g.add_argument("--save_every", type=int, default=5, help="keep a checkpoint ckpt_<epoch>.pt every N epochs")
     g.add_argument("--save_images_every", type=int, default=1, help="write image grids every N epochs")
+    g.add_argument("--disentangle_every", type=int, default=0,
+                   help="every N epochs add the FactorVAE, BetaVAE and MIG scores of --mode disentangle to "
+                        "results.csv (datasets with factors: dsprite; DCI is left to the mode, its boosted trees "
+                        "take minutes on a CPU); 0: never")
     g.add_argument("--val_batch_size", type=int, default=64,
                    help="evaluation batch size; also the number of examples in interpolation grids")
     g.add_argument("--resume", default="auto",
@@ -132,6 +158,12 @@ def build_parser():
                        for m, d in MODES.items() if d.options))
     g.add_argument("--vis_seed", type=int, default=0, help="seed choosing the examples and mixes shown in images")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to compute")
+    g.add_argument("--amp", action="store_true",
+                   help="bf16 autocast of the forward passes (fast on recent GPUs); weights, optimiser states "
+                        "and the returned losses stay float32")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the encoder, decoder and discriminator (the first steps are slow while "
+                        "it compiles; needs a C++ compiler on CPU)")
     return p
 
 
@@ -215,8 +247,11 @@ def validate(args):
     if objective != "amr" and (args.mixer != "mixup" or args.disable_mix):
         raise ConfigError(f"--model {args.model} mixes with --mixer mixup and cannot --disable_mix; "
                           f"use --model swapgan for other mixers or the baseline")
-    if args.cls != 0:
-        raise ConfigError("--cls > 0 (supervised class-conditioned mixing) is not supported yet; use --cls 0")
+    if args.cls < 0 or args.eps < 0:
+        raise ConfigError("--cls and --eps must be >= 0")
+    if args.cls > 0 and objective != "amr":
+        raise ConfigError(f"--cls > 0 (class-conditioned mixing) needs --model swapgan, threegan or kgan, "
+                          f"not {args.model}")
     if args.mode not in MODES:
         raise ConfigError(f"--mode: unknown '{args.mode}'; choose one of: {', '.join(MODES)}")
     for flag in ("batch_size", "epochs", "update_g_every", "save_every", "save_images_every", "val_batch_size"):
@@ -235,19 +270,32 @@ def validate(args):
     probe_args = literal_dict(args.cls_probe_args, "--cls_probe_args", PROBE_ARGS)
     if probe_args and not probe:
         raise ConfigError("--cls_probe_args given without --cls_probe")
-    code_size = ARCHITECTURES[arch].code_size
+    if objective == "vae" and ARCHITECTURES[arch].family != "burgess":
+        raise ConfigError(f"--model vae needs a preset with a vector code, not --arch {arch}; use --arch dsprite_gd")
+    if args.cls > 0 and ARCHITECTURES[arch].family != "acai":
+        raise ConfigError(f"--cls > 0 needs an ACAI preset (whose discriminator has the auxiliary classifier), "
+                          f"not --arch {arch}")
+    if objective == "vae" and args.recon_loss != "bce_sum":
+        raise ConfigError("--model vae needs --recon_loss bce_sum (Bernoulli likelihood summed over pixels, "
+                          "what the reference's VAE called bce)")
+    if args.latent_dim < 0 or args.disentangle_every < 0:
+        raise ConfigError("--latent_dim and --disentangle_every must be >= 0")
+    code_size = replace(ARCHITECTURES[arch], latent=args.latent_dim or ARCHITECTURES[arch].latent).code_size
     if probe_args.get("n_in", code_size) != code_size:
         raise ConfigError(f"--cls_probe_args: n_in {probe_args['n_in']} does not match the bottleneck of "
                           f"--arch {arch} ({code_size}); use n_in {code_size}")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available; use --device cpu")
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
+    if args.compile and device.type == "cpu" and not (shutil.which("g++") or shutil.which("clang++")):
+        raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
     if args.name is None:
         args.name = f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}"
     return dict(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
                 dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args", DATASET_ARGS)},
                 mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
-                device=torch.device("cuda" if args.device == "cuda" or
-                                    (args.device == "auto" and torch.cuda.is_available()) else "cpu"))
+                device=device)
 
 
 def check_against_data(args, opts, data):
@@ -263,43 +311,89 @@ def check_against_data(args, opts, data):
     if n_classes != data.n_classes:
         raise ConfigError(f"--cls_probe_args: n_classes {n_classes} but --dataset {args.dataset} has "
                           f"{data.n_classes} classes")
+    opts["n_classes"] = data.n_classes
+    if ARCHITECTURES[opts["arch"]].image_size != data.image_size:
+        fits = [n for n, a in ARCHITECTURES.items() if a.image_size == data.image_size]
+        raise ConfigError(f"--arch {opts['arch']} is for {ARCHITECTURES[opts['arch']].image_size} px images but "
+                          f"--dataset {args.dataset} has {data.image_size} px; use one of: {', '.join(fits)}")
+    if args.disentangle_every:
+        disentangle.require_factors(data, "--disentangle_every")
 
 
 # ---- model ---------------------------------------------------------------------------------
 def build_model(args, opts):
     torch.manual_seed(args.seed)
-    gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf)
+    if opts["objective"] == "vae":
+        return build_vae(args, opts)
+    gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf,
+                               n_classes=opts["n_classes"] if args.cls > 0 else 0)
+    class_mixer = ClassMixer(gen.code_shape, opts["n_classes"], args.cls_label_only) if args.cls > 0 else None
     probe = None
     if opts["probe"]:
-        probe = build_probe(opts["probe"], opts["code_size"], opts["probe_args"].get("n_classes", 10))
+        probe = build_probe(opts["probe"], opts["code_size"], opts["n_classes"])
     cfg = AMRConfig(k=opts["k"], mixer=args.mixer, objective=opts["objective"], lamb=args.lamb, beta=args.beta,
                     recon_loss=args.recon_loss, gan_loss=args.gan_loss, disable_mix=args.disable_mix,
-                    disable_g_recon=args.disable_g_recon, update_g_every=args.update_g_every)
-    model = AMR(gen, disc, cfg, probe=probe, seed=args.seed).to(opts["device"])
+                    disable_g_recon=args.disable_g_recon, update_g_every=args.update_g_every,
+                    cls=args.cls, cls_loss=args.cls_loss, eps=args.eps)
+    model = AMR(gen, disc, cfg, probe=probe, seed=args.seed, class_mixer=class_mixer).to(opts["device"])
     model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
+    accelerate(model, args, opts["device"])
     return model
 
 
+def build_vae(args, opts):
+    gen, _ = build_networks(opts["arch"], args.n_channels, args.ngf, latent=args.latent_dim, vae=True)
+    probe = build_probe(opts["probe"], opts["code_size"], opts["n_classes"]) if opts["probe"] else None
+    model = VAE(gen, VAEConfig(lamb=args.lamb, beta=args.beta, recon_loss=args.recon_loss), probe=probe,
+                seed=args.seed).to(opts["device"])
+    model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
+    accelerate(model, args, opts["device"])
+    return model
+
+
+def accelerate(model, args, device):
+    """--amp, --compile and cuDNN autotuning: the same computation, faster."""
+    model.amp = args.amp
+    if args.compile:  # in place, so state-dict keys (and checkpoints) are unchanged
+        for net in (*model.generator.children(), *filter(None, [model.discriminator])):  # the VAE has none
+            net.compile()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 # ---- training ------------------------------------------------------------------------------
-def mean_logs(sums, counts):
-    return {k: (sums[k] / counts[k]).item() for k in sums}
+def mean_logs(sums, counts, world=SINGLE):
+    """Means of on-device sums; under torchrun over every rank's examples, so that all ranks
+    report (and stop on) the same values."""
+    if not world.distributed:
+        return {k: (sums[k] / counts[k]).item() for k in sums}
+    keys = list(sums)
+    both = torch.stack([torch.as_tensor(sums[k]).double() for k in keys] +
+                       [torch.tensor(float(counts[k]), dtype=torch.float64, device=sums[keys[0]].device)
+                        for k in keys])
+    both = sum_over_ranks(both, world)
+    return dict(zip(keys, (both[:len(keys)] / both[len(keys):]).tolist()))
 
 
 @torch.no_grad()
-def evaluate(model, split, batch_size, vis_seed, device):
-    """Mean of every loss over a split (fixed mixing draws, so epochs are comparable)."""
+def evaluate(model, split, batch_size, vis_seed, device, world=SINGLE):
+    """Mean of every loss over a split (fixed mixing draws, so epochs are comparable); under
+    torchrun each rank takes an equal share of the split."""
     rng, sums, counts = vis_rng(vis_seed, device), {}, {}
-    for x, y in batches(split, batch_size, device):
+    order = shard(torch.arange(len(split)), world) if world.distributed else None
+    for x, y in batches(split, batch_size, device, order):
         for k, v in model.eval_step(x, y, rng).items():
             sums[k] = sums.get(k, 0) + v * x.shape[0]
             counts[k] = counts.get(k, 0) + x.shape[0]
-    return mean_logs(sums, counts)
+    return mean_logs(sums, counts, world)
 
 
 @torch.no_grad()
-def probe_accuracy(model, split, batch_size, device):
-    correct = sum((model.probe(model.encode(x)).argmax(1) == y).sum() for x, y in batches(split, batch_size, device))
-    return (correct / len(split)).item()
+def probe_accuracy(model, split, batch_size, device, world=SINGLE):
+    order = shard(torch.arange(len(split)), world) if world.distributed else None
+    correct = sum((model.probe(model.encode(x)).argmax(1) == y).sum()
+                  for x, y in batches(split, batch_size, device, order))
+    return mean_logs({"acc": correct}, {"acc": len(split) if order is None else len(order)}, world)["acc"]
 
 
 @torch.no_grad()
@@ -319,53 +413,114 @@ def resolved_config(opts):
             "device": str(opts["device"])}
 
 
-def train(args, opts, data, model, run_dir):
-    device = opts["device"]
-    path, state = find_resume_checkpoint(run_dir, args.resume)
-    start_epoch = 0
-    if state is not None:
-        restore(model, args, path, state)
-        start_epoch = state["epoch"]
-        print(f"resumed from {path} (epoch {start_epoch})")
-    make_run_dir(args, run_dir)
-    write_config(run_dir, args, resolved_config(opts))
-    (run_dir / "images").mkdir(exist_ok=True)
-    results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
-    if start_epoch >= args.epochs:
-        print(f"{run_dir}: already trained {start_epoch} epochs (--epochs {args.epochs}); nothing to do")
+def train_epoch(model, batch_iter, update_g_every, epoch=0, world=SINGLE):
+    """Train on every batch; returns the mean losses. The generator is updated every
+    `update_g_every` steps. Losses stay on the device (one host sync every 50 steps for the
+    progress bar and the finiteness check, not one per loss per step)."""
+    sums, counts, history = {}, {}, []
+    for it, (x, y) in enumerate(batch_iter):
+        logs = model.train_step(x, y, update_g=it % update_g_every == 0)
+        history.append(logs)
+        for k, v in logs.items():
+            sums[k] = sums.get(k, 0) + v
+            counts[k] = counts.get(k, 0) + 1
+        if it % 50 == 49:
+            means = mean_logs(sums, counts, world)
+            check_finite(means, history, epoch)
+            if isinstance(batch_iter, tqdm):
+                batch_iter.set_postfix({k: f"{v:.3f}" for k, v in means.items()
+                                        if k in ("recon", "g_mix", "d_loss", "probe_acc")})
+    means = mean_logs(sums, counts, world)
+    check_finite(means, history, epoch)
+    return means
+
+
+def check_finite(means, history, epoch):
+    """A non-finite mean means some step's loss was: name the first (epoch, step, loss)."""
+    if all(math.isfinite(v) for v in means.values()):
         return
-    n_batches = -(-len(data.train) // args.batch_size)
-    if args.bpc:
-        n_batches = min(n_batches, args.bpc)
+    for step, logs in enumerate(history, 1):
+        for k, v in logs.items():
+            if not math.isfinite(v.item()):
+                raise FloatingPointError(f"epoch {epoch}, step {step}: non-finite training loss {k} = {v.item()}; "
+                                         f"stopped, the last good checkpoint is kept")
+    bad = next(k for k, v in means.items() if not math.isfinite(v))
+    raise FloatingPointError(f"epoch {epoch}: non-finite mean training loss {bad} (on another process); "
+                             f"stopped, the last good checkpoint is kept")
+
+
+def resume_training(args, model, run_dir, world):
+    """Restore --resume's checkpoint, if any, on every rank; returns the epoch it ends."""
+    path, state = find_resume_checkpoint(run_dir, args.resume)
+    if state is None:
+        return 0
+    restore(model, args, path, state)
+    streams = state.get("mix_rng_ranks", [state["training"]["mix_rng"]])
+    if len(streams) == world.size:  # each rank continues its own stream of mixing draws
+        model.rng().set_state(streams[world.rank].cpu())
+    else:
+        model.rng().manual_seed(model.seed * 1_000_003 + state["epoch"])
+    if world.main:
+        print(f"resumed from {path} (epoch {state['epoch']})")
+        if len(streams) != world.size:
+            print(f"note: the checkpoint was written by {len(streams)} process(es) and {world.size} continue; "
+                  f"data shards and mixing draws differ from an uninterrupted run")
+    return state["epoch"]
+
+
+def train(args, opts, data, model, run_dir):
+    device, world = opts["device"], opts["world"]
+    start_epoch = resume_training(args, model, run_dir, world)
+    broadcast_weights(model, world)
+    results, failure = None, None
+    if world.main:  # only rank 0 writes: config, results, plots, images, checkpoints, progress
+        try:
+            make_run_dir(args, run_dir)
+            for debris in run_dir.glob(".*.tmp"):  # half-written files of a killed run (runs.files.atomic_write)
+                debris.unlink()
+            write_config(run_dir, args, resolved_config(opts))
+            (run_dir / "images").mkdir(exist_ok=True)
+            results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
+        except ConfigError as e:
+            failure = e
+    if not all_ok(failure is None, world):
+        raise failure or ConfigError("process 0 could not set up the run folder (its message says why)")
+    if start_epoch >= args.epochs:
+        if world.main:
+            print(f"{run_dir}: already trained {start_epoch} epochs (--epochs {args.epochs}); nothing to do")
+        return
+    data = on_device(data, device)
+    batch_size = opts["rank_batch_size"]
     for epoch in range(start_epoch + 1, args.epochs + 1):
         t0 = time.time()
-        sums, counts = {}, {}
-        order = epoch_order(args.seed, epoch, len(data.train))
-        bar = tqdm(batches(data.train, args.batch_size, device, order, args.bpc), total=n_batches,
-                   desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0, disable=None)
-        for it, (x, y) in enumerate(bar):
-            for k, v in model.train_step(x, y, update_g=it % args.update_g_every == 0).items():
-                sums[k] = sums.get(k, 0) + v
-                counts[k] = counts.get(k, 0) + 1
-            if it % 50 == 49:  # one host sync every 50 steps, not one per loss per step
-                bar.set_postfix({k: f"{v:.3f}" for k, v in mean_logs(sums, counts).items()
-                                 if k in ("recon", "g_mix", "d_loss", "probe_acc")})
-        train_logs = mean_logs(sums, counts)
-        bad = [k for k, v in train_logs.items() if not math.isfinite(v)]
-        if bad:
-            raise FloatingPointError(f"epoch {epoch}: non-finite training loss {bad[0]} = {train_logs[bad[0]]}; "
-                                     f"stopped, the last good checkpoint is kept")
+        order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
+        n_batches = -(-len(order) // batch_size)
+        bar = tqdm(batches(data.train, batch_size, device, order, args.bpc),
+                   total=min(n_batches, args.bpc) if args.bpc else n_batches,
+                   desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0, disable=None if world.main else True)
+        train_logs = train_epoch(model, bar, args.update_g_every, epoch, world)
         train_time = time.time() - t0
+        check_in_sync(model, world)
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_logs.items()}}
         row.update({f"valid_{k}": v for k, v in evaluate(model, data.valid, args.val_batch_size,
-                                                          args.vis_seed, device).items()})
+                                                          args.vis_seed, device, world).items()})
         if model.probe is not None:
-            row["test_probe_acc"] = probe_accuracy(model, data.test, args.val_batch_size, device)
+            row["test_probe_acc"] = probe_accuracy(model, data.test, args.val_batch_size, device, world)
+        mix_streams = gather_rng_states(model.rng().get_state(), world)
+        if not world.main:
+            continue
+        if model.class_mixer is not None:  # label consistency of class-conditioned mixes, by an independent judge
+            row.update(class_mix_eval.epoch_columns(model, data, args, device))
+        if args.disentangle_every and epoch % args.disentangle_every == 0:
+            row.update(disentangle.epoch_columns(model, data, args, device))
         row.update(train_time_s=round(train_time, 3), epoch_time_s=round(time.time() - t0, 3))
         results.append(row)
+        save_curves(results.rows, run_dir / "curves.png")
         if epoch % args.save_images_every == 0:
             save_epoch_images(model, data, run_dir, epoch, args, device)
         ckpt = {"epoch": epoch, "config": vars(args), "training": model.training_state(), "versions": versions()}
+        if world.distributed:
+            ckpt["mix_rng_ranks"] = mix_streams
         save_checkpoint(run_dir / LAST, ckpt)
         if epoch % args.save_every == 0:
             save_checkpoint(epoch_path(run_dir, epoch), ckpt)
@@ -373,7 +528,10 @@ def train(args, opts, data, model, run_dir):
                                      "test_probe_acc") if k in row}
         print(f"epoch {epoch}/{args.epochs} " + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
               + f" ({row['epoch_time_s']:.1f}s)", flush=True)
-    print(f"done: {run_dir}")
+    if world.main:
+        if world.distributed:
+            print(f"all {world.size} processes hold identical weights (compared after every epoch)")
+        print(f"done: {run_dir}")
 
 
 MODES = {
@@ -382,17 +540,46 @@ MODES = {
                          interpolation.OPTIONS),
     "interp_valid": Mode(interpolation.interpolate, "interpolation grids between pairs of validation examples",
                          interpolation.OPTIONS),
+    "disentangle": Mode(disentangle.disentangle, "FactorVAE, BetaVAE, MIG and DCI scores on the factor grid "
+                                                 "(dsprite); writes disentangle.json", disentangle.OPTIONS),
+    "dsprite_disentangle_fv": Mode(disentangle.disentangle, "the FactorVAE score only (the reference's mode name); "
+                                                            "writes disentangle.json", disentangle.OPTIONS),
+    "probe": Mode(offline_probe.probe, "offline linear probe: logistic regression on the frozen encoder's codes, "
+                                       "C chosen on valid, for the checkpoint and the random init; writes probe.json",
+                  offline_probe.OPTIONS),
+    "logreg": Mode(offline_probe.probe, "the reference's name for probe", offline_probe.OPTIONS),
+    "embedding": Mode(offline_probe.embedding, "the checkpoint's bottleneck codes of train/valid/test as "
+                                               "embedding.npz"),
+    "save_frames": Mode(frames.save_frames, "animated GIFs of decoded mixes of validation examples: pairwise "
+                                            "loop, Bernoulli channel by channel, tour of the k = 3 triangle",
+                        frames.OPTIONS),
+    "tsne": Mode(embedding_map.embedding_map, "t-SNE map of validation bottleneck codes coloured by label",
+                 embedding_map.TSNE_OPTIONS),
+    "pca": Mode(embedding_map.embedding_map, "PCA map of validation bottleneck codes coloured by label (fast)",
+                embedding_map.PCA_OPTIONS),
+    "interp_sup_train": Mode(class_mix_eval.interpolate_supervised, "class-conditioned mixes of pairs of training "
+                             "examples for the targets {a}, {a,b}, {b}, {} (needs --cls > 0)", class_mix_eval.INTERP_OPTIONS),
+    "interp_sup_valid": Mode(class_mix_eval.interpolate_supervised, "as interp_sup_train on validation examples",
+                             class_mix_eval.INTERP_OPTIONS),
+    "label_consistency": Mode(class_mix_eval.label_consistency, "how often an independent classifier labels decoded "
+                              "class-conditioned mixes as requested, vs random masks; writes rates.csv (needs --cls > 0)",
+                              class_mix_eval.RATE_OPTIONS),
 }
 
 
 def main(argv=None):
+    world = SINGLE
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         opts = validate(args)
+        opts["world"] = world = join_world(args, opts)
         data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=opts["dataset_args"]["download"])
         check_against_data(args, opts, data)
         run_dir = run_dir_path(args)
         model = build_model(args, opts)
+        if world.distributed:
+            model.seed = args.seed + 7919 * world.rank  # rank 0 draws what a single process draws
+            average_gradients_before_each_step(model, world)
         MODES[args.mode].run(args, opts, data, model, run_dir)
     except (ConfigError, DatasetError, CheckpointError) as e:
         print(f"task_launcher.py: error: {e}", file=sys.stderr)
@@ -400,7 +587,27 @@ def main(argv=None):
     except FloatingPointError as e:
         print(f"task_launcher.py: error: {e}", file=sys.stderr)
         return 1
+    finally:
+        finish(world)
     return 0
+
+
+def join_world(args, opts):
+    """Under torchrun: join the process group, take this rank's GPU and its share of the batch."""
+    world = init_world(opts["device"].type == "cuda")
+    opts["rank_batch_size"] = args.batch_size
+    if not world.distributed:
+        return world
+    if args.mode != "train":
+        raise ConfigError(f"--mode {args.mode} runs in one process; start it without torchrun")
+    if opts["device"].type == "cuda":
+        opts["device"] = torch.device("cuda", world.local_rank)
+    if args.global_batch:
+        if args.batch_size % world.size:
+            raise ConfigError(f"--global_batch: --batch_size {args.batch_size} does not divide over {world.size} "
+                              f"processes; use a multiple of {world.size}")
+        opts["rank_batch_size"] = args.batch_size // world.size
+    return world
 
 
 if __name__ == "__main__":

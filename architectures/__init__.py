@@ -1,7 +1,8 @@
 """Registry of network presets, looked up by name from `--arch`."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .acai import AutoEncoder, Discriminator
+from .burgess import BurgessAutoEncoder, BurgessDiscriminator
 from .registry import RegistryError, resolve_name
 
 
@@ -13,6 +14,7 @@ class ArchPreset:
     latent: int         # bottleneck channels
     depth: int = 16     # generator base width (overridden by --ngf > 0)
     disc_depth: int = 16  # discriminator base width (overridden by --ndf > 0)
+    family: str = "acai"  # "acai": acai.py (spatial code); "burgess": burgess.py (vector code, latent_width 1)
 
     @property
     def code_size(self) -> int:
@@ -23,6 +25,10 @@ ARCHITECTURES = {
     "arch_acai_kyle": ArchPreset("32 px, bottleneck 4x4x2 = 32 (Tables 1-2)", 32, 4, 2),
     "arch_acai_kyle_256": ArchPreset("32 px, bottleneck 4x4x16 = 256 (Table 3)", 32, 4, 16),
     "arch_acai_kyle_1024": ArchPreset("32 px, bottleneck 4x4x64 = 1024 (Table 3)", 32, 4, 64),
+    "arch_acai_kyle_64": ArchPreset("64 px ACAI networks (one more scale), bottleneck 4x4x2 = 32", 64, 4, 2),
+    "dsprite_gd": ArchPreset("64 px Burgess et al. encoder/decoder with a code of 10 and a spectral-norm "
+                             "discriminator: the reference's dSprites networks (Table 4)", 64, 1, 10, 32, 32,
+                             family="burgess"),
 }
 
 
@@ -30,11 +36,23 @@ def resolve_arch(spec: str) -> str:
     return resolve_name(spec, ARCHITECTURES, "--arch", "architectures")
 
 
-def build_networks(arch: str, n_channels: int, ngf: int = 0, ndf: int = 0):
-    """Returns (generator, discriminator) for a registered preset; ngf/ndf <= 0 keep the preset widths."""
+def build_networks(arch: str, n_channels: int, ngf: int = 0, ndf: int = 0, n_classes: int = 0, latent: int = 0,
+                   vae: bool = False):
+    """Returns (generator, discriminator) for a registered preset; ngf/ndf/latent <= 0 keep the preset's
+    widths and bottleneck channels; n_classes > 0 gives the discriminator an auxiliary classifier.
+    vae (Burgess presets): the encoder also returns log-variances, and no discriminator is built (None)."""
     p = ARCHITECTURES[resolve_arch(arch)]
+    p = replace(p, latent=latent if latent > 0 else p.latent)
+    if p.family == "burgess":
+        if n_classes > 0:
+            raise ValueError(f"--arch {arch}: its discriminator has no auxiliary classifier (needed by --cls > 0)")
+        gen = BurgessAutoEncoder(p.image_size, n_channels, ngf if ngf > 0 else p.depth, p.latent, 2 if vae else 1)
+        return gen, None if vae else BurgessDiscriminator(p.image_size, n_channels, ndf if ndf > 0 else p.disc_depth)
+    if vae:
+        raise ValueError(f"--arch {arch}: a VAE needs a preset with a vector code (dsprite_gd)")
     gen = AutoEncoder(p.image_size, p.latent_width, n_channels, ngf if ngf > 0 else p.depth, p.latent)
-    disc = Discriminator(p.image_size, p.latent_width, n_channels, ndf if ndf > 0 else p.disc_depth, p.latent)
+    disc = Discriminator(p.image_size, p.latent_width, n_channels, ndf if ndf > 0 else p.disc_depth, p.latent,
+                         n_classes)
     return gen, disc
 
 

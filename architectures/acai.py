@@ -91,9 +91,11 @@ class AutoEncoder(nn.Module):
 
 class Discriminator(nn.Module):
     """ACAI's critic: an encoder without normalisation, every convolution spectrally
-    normalised, whose output is averaged to one logit per image."""
+    normalised, whose output is averaged to one logit per image. With n_classes > 0 it also
+    has an auxiliary classifier: a linear layer on the features before the last convolution
+    (only then does the module hold a `classifier`, so other state dicts are unchanged)."""
 
-    def __init__(self, image_size, latent_width, n_channels, depth, latent):
+    def __init__(self, image_size, latent_width, n_channels, depth, latent, n_classes=0):
         super().__init__()
         scales = int(round(math.log2(image_size // latent_width)))
         layers = encoder_layers(scales, depth, latent, n_channels, instance_norm=False)
@@ -103,7 +105,14 @@ class Discriminator(nn.Module):
             if isinstance(layer, nn.Conv2d):
                 net[i] = spectral_norm(layer)
         self.net = net
+        if n_classes > 0:
+            self.classifier = nn.Linear((depth << scales) * latent_width ** 2, n_classes)
 
     def forward(self, x):
         """Returns logits of shape [B] (apply sigmoid for the reference's probability)."""
         return self.net(x).flatten(1).mean(1)
+
+    def with_classes(self, x):
+        """(logits [B], auxiliary class logits [B, n_classes]) from one pass."""
+        features = self.net[:-1](x)
+        return self.net[-1](features).flatten(1).mean(1), self.classifier(features.flatten(1))

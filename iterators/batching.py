@@ -1,14 +1,18 @@
-"""Batches from in-memory splits, moved to the compute device one batch at a time."""
+"""Batches from in-memory splits: gathered on the GPU when the dataset fits there, else copied
+to the compute device one batch at a time."""
+import dataclasses
+
 import torch
 
 from .datasets import to_float
 
 
 def batches(split, batch_size, device, order=None, limit=0):
-    """Yields (x in [-1, 1], y) on `device`, in `order` (a permutation) or in split order."""
-    n = len(split)
-    order = torch.arange(n) if order is None else order
-    for i, start in enumerate(range(0, n, batch_size)):
+    """Yields (x in [-1, 1], y) on `device` for the examples in `order` (indices into the split,
+    e.g. a permutation or one process's share of it), or the whole split in order."""
+    order = torch.arange(len(split)) if order is None else order
+    order = order.to(split.images.device)  # one copy per epoch; indexing then stays where the data is
+    for i, start in enumerate(range(0, len(order), batch_size)):
         if limit and i >= limit:
             return
         idx = order[start:start + batch_size]
@@ -28,3 +32,17 @@ def vis_batch(split, n, vis_seed, device):
 
 def vis_rng(vis_seed, device):
     return torch.Generator(device).manual_seed(vis_seed)
+
+
+def on_device(data, device, max_fraction=0.5):
+    """The dataset's splits moved to a CUDA `device` when they fit in `max_fraction` of its free memory,
+    so batches are gathered and shuffled there with no host-to-device copy per step. Unchanged on CPU
+    or when too large (then each batch is copied as it is used)."""
+    if device.type != "cuda":
+        return data
+    splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
+    size = sum(s.images.nbytes + s.labels.nbytes for s in splits.values())
+    if size > max_fraction * torch.cuda.mem_get_info(device)[0]:
+        return data
+    return dataclasses.replace(data, **{name: dataclasses.replace(s, images=s.images.to(device), labels=s.labels.to(device))
+                                        for name, s in splits.items()})

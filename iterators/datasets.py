@@ -33,7 +33,7 @@ class DatasetError(Exception):
 
 @dataclass
 class Split:
-    images: torch.Tensor  # uint8 [N, C, 32, 32], contiguous, CPU
+    images: torch.Tensor  # uint8 [N, C, 32, 32] (64 px for dsprite), contiguous, CPU
     labels: torch.Tensor  # int64 [N]
 
     def __len__(self):
@@ -49,6 +49,7 @@ class Dataset:
     n_classes: int
     n_channels: int
     image_size: int = IMAGE_SIZE
+    factors: object = None  # dsprite: the full factor grid (iterators.dsprites.FactorGrid) for the metrics
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -258,6 +259,13 @@ def _load_cifar10(data_dir: Path, download: bool):
     return train, valid, _make_split(_resize(xte), yte)
 
 
+# ---------------------------------------------------------------- dSprites (npz; iterators/dsprites.py)
+
+def _load_dsprite(data_dir: Path, download: bool):
+    from .dsprites import load_dsprites  # imported here: dsprites.py builds on this module
+    return load_dsprites(data_dir, download)
+
+
 # ---------------------------------------------------------------- digits (embedded)
 
 def _load_digits(data_dir: Path, download: bool):
@@ -285,6 +293,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "kmnist": DatasetInfo(_load_kmnist, "Kuzushiji-MNIST 28->32px, 50k/10k/10k; DATA_DIR/KMNIST/raw/*-ubyte"),
     "svhn": DatasetInfo(_load_svhn, "SVHN 32px RGB, 90/10 train/valid + test; DATA_DIR/{train,test}_32x32.mat"),
     "cifar10": DatasetInfo(_load_cifar10, "CIFAR-10 32px RGB, 40k/10k/10k; DATA_DIR/cifar-10-batches-py/"),
+    "dsprite": DatasetInfo(_load_dsprite, "dSprites 64px binary, 90/5/5 of the grid, labels = shape; "
+                                          "DATA_DIR[/dsprites]/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz or "
+                                          "dsprites_downsampled.npz, or --data_dir FILE.npz", n_classes=3),
 }
 
 
@@ -293,7 +304,7 @@ def load_dataset(name: str, data_dir, subset_train: int | None = None, download:
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     info = DATASETS[name]
-    train, valid, test = info.loader(Path(data_dir).expanduser(), download)
+    train, valid, test, *factors = info.loader(Path(data_dir).expanduser(), download)  # dsprite adds its grid
     if subset_train is not None:
         if not 1 <= subset_train <= len(train):
             raise DatasetError(f"{name}: subset_train={subset_train} is out of range; "
@@ -301,4 +312,5 @@ def load_dataset(name: str, data_dir, subset_train: int | None = None, download:
         keep = torch.from_numpy(np.random.RandomState(0).permutation(len(train))[:subset_train])
         train = Split(train.images[keep].contiguous(), train.labels[keep].contiguous())
     return Dataset(name, train, valid, test, n_classes=info.n_classes,
-                   n_channels=train.images.shape[1], image_size=IMAGE_SIZE)
+                   n_channels=train.images.shape[1], image_size=train.images.shape[-1],
+                   factors=factors[0] if factors else None)

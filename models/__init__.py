@@ -12,6 +12,7 @@ MODELS = {
     "kgan": ("amr", None, "AMR with k = --k"),
     "acaif3": ("acaif3", 2, OBJECTIVES["acaif3"]),
     "acai": ("acai", 2, OBJECTIVES["acai"]),
+    "vae": ("vae", 2, "beta-VAE baseline (models/vae.py): --beta weighs the KL term, no mixing or discriminator"),
 }
 
 __all__ = ["AMR", "AMRConfig", "MIXERS", "MODELS", "OBJECTIVES"]

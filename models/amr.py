@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .class_mixing import ClassMix, class_mix, discriminator_terms, generator_terms
 from .losses import GAN_LOSSES, RECON_LOSSES
 from .mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
 
@@ -42,6 +43,9 @@ class AMRConfig:
     update_g_every: int = 5
     acai_gamma: float = 0.2
     acai_adv_weight: float = 0.5
+    cls: float = 0.0              # > 0: class-conditioned mixes, weight of their auxiliary classifier loss
+    cls_loss: str = "bce"         # see models.losses.GAN_LOSSES (on sigmoid class outputs)
+    eps: float = 0.0              # weight of the class mixer's mask prior
 
     def __post_init__(self):
         if self.k < 2:
@@ -50,6 +54,8 @@ class AMRConfig:
             raise ValueError(f"unknown objective '{self.objective}'; choose one of: {', '.join(OBJECTIVES)}")
         if self.objective != "amr" and (self.k != 2 or self.mixer != "mixup" or self.disable_mix):
             raise ValueError(f"objective '{self.objective}' needs k = 2, mixer 'mixup' and mixing enabled")
+        if self.cls > 0 and self.objective != "amr":
+            raise ValueError("class-conditioned mixing (cls > 0) needs objective 'amr'")
 
 
 @dataclass
@@ -61,19 +67,25 @@ class Forward:
     weights: Optional[torch.Tensor] = None   # [B, k, C] mixing weights
     mix_codes: Optional[torch.Tensor] = None
     mix: Optional[torch.Tensor] = None       # decoded mixes
+    class_mix: Optional[ClassMix] = None     # class-conditioned mixes (cfg.cls > 0 and labels given)
 
     def detached(self):
         return Forward(*(t.detach() if torch.is_tensor(t) else t for t in
-                         (self.codes, self.recon, self.perms, self.weights, self.mix_codes, self.mix)))
+                         (self.codes, self.recon, self.perms, self.weights, self.mix_codes, self.mix)),
+                       class_mix=None if self.class_mix is None else self.class_mix.detached())
 
 
 class AMR(nn.Module):
-    def __init__(self, generator, discriminator, cfg: AMRConfig, probe=None, seed=0):
+    def __init__(self, generator, discriminator, cfg: AMRConfig, probe=None, seed=0, class_mixer=None):
         super().__init__()
+        if (cfg.cls > 0) != (class_mixer is not None):
+            raise ValueError("a class mixer is needed exactly when cfg.cls > 0")
         self.generator, self.discriminator, self.probe = generator, discriminator, probe
+        self.class_mixer = class_mixer  # trained with the generator's optimiser
         self.cfg = cfg
         self.seed = seed
         self.mix_rng = None  # torch.Generator on the model's device, made on first use
+        self.amp = False     # bf16 autocast of forward computations (--amp); weights and optimisers stay fp32
         self.opt_g = self.opt_d = self.opt_probe = None
 
     # ---- set-up -------------------------------------------------------------------------
@@ -90,7 +102,10 @@ class AMR(nn.Module):
         kw = dict(lr=lr, betas=betas, weight_decay=weight_decay)
         if self.device.type == "cuda":
             kw["fused"] = True
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), **kw)
+        g_params = list(self.generator.parameters())
+        if self.class_mixer is not None:
+            g_params += list(self.class_mixer.parameters())
+        self.opt_g = torch.optim.Adam(g_params, **kw)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), **kw)
         if self.probe is not None:
             pkw = dict(kw, weight_decay=weight_decay if probe_weight_decay is None else probe_weight_decay)
@@ -101,11 +116,14 @@ class AMR(nn.Module):
         return {name: o for name, o in opts.items() if o is not None}
 
     # ---- forward pieces -----------------------------------------------------------------
-    def forward_pass(self, x, rng=None) -> Forward:
-        """Encode, reconstruct and (unless disable_mix) mix k codes and decode the mixes."""
+    def forward_pass(self, x, rng=None, y=None) -> Forward:
+        """Encode, reconstruct and (unless disable_mix) mix k codes and decode the mixes; with
+        a class mixer and labels y, also class-conditioned mixes."""
         codes = self.generator.encode(x)
-        fwd = Forward(codes=codes, recon=self.generator.decode(codes))
-        if not self.cfg.disable_mix:
+        fwd = Forward(codes=codes, recon=None)
+        if self.cfg.disable_mix:
+            fwd.recon = self.generator.decode(codes)
+        else:
             rng = rng if rng is not None else self.rng()
             b, c = codes.shape[:2]
             fwd.perms = sample_partners(b, self.cfg.k, rng, codes.device)
@@ -113,15 +131,23 @@ class AMR(nn.Module):
             if self.cfg.objective == "acai":
                 fwd.weights = fold_weights(fwd.weights)
             fwd.mix_codes = mix_codes(codes, fwd.perms, fwd.weights)
-            fwd.mix = self.generator.decode(fwd.mix_codes)
+            # one decoder call for reconstructions and mixes: its layers are per-example, so exact
+            fwd.recon, fwd.mix = self.generator.decode(torch.cat([codes, fwd.mix_codes])).split(b)
+        if self.class_mixer is not None and y is not None:
+            fwd.class_mix = class_mix(self.class_mixer, self.generator.decode, codes, y,
+                                      rng if rng is not None else self.rng())
         return fwd
 
-    def discriminate(self, groups):
-        """One discriminator call over named image groups -> logits per group."""
+    def discriminate(self, groups, with_classes=False):
+        """One discriminator call over named image groups -> logits per group; with_classes,
+        (logits, auxiliary class logits) per group from the same call."""
         if not groups:
             return {}
-        logits = self.discriminator(torch.cat(list(groups.values())))
-        return dict(zip(groups, logits.split([g.shape[0] for g in groups.values()])))
+        images, sizes = torch.cat(list(groups.values())), [g.shape[0] for g in groups.values()]
+        if with_classes:
+            logits, classes = self.discriminator.with_classes(images)
+            return dict(zip(groups, logits.split(sizes))), dict(zip(groups, classes.split(sizes)))
+        return dict(zip(groups, self.discriminator(images).split(sizes)))
 
     def generator_loss(self, x, fwd):
         c, gan = self.cfg, GAN_LOSSES[self.cfg.gan_loss]
@@ -132,7 +158,15 @@ class AMR(nn.Module):
             fakes["recon"] = fwd.recon
         if fwd.mix is not None:
             fakes["mix"] = fwd.mix
-        logits = self.discriminate(fakes)
+        if fwd.class_mix is not None:
+            fakes["class_mix"] = fwd.class_mix.image
+            logits, classes = self.discriminate(fakes, with_classes=True)
+            cm_total, cm_terms = generator_terms(c, fwd.class_mix, logits["class_mix"], classes["class_mix"],
+                                                 self.generator.encode)
+            total = total + cm_total
+            terms.update(cm_terms)
+        else:
+            logits = self.discriminate(fakes)
         if "recon" in logits:
             terms["g_recon"] = gan(logits["recon"], 1.0)
             total = total + terms["g_recon"]
@@ -163,7 +197,11 @@ class AMR(nn.Module):
                 groups["recon"] = fwd.recon
             if fwd.mix is not None:
                 groups["mix"] = fwd.mix
-            lg = self.discriminate(groups)
+            if fwd.class_mix is not None:
+                groups["class_mix"] = fwd.class_mix.image
+                lg, classes = self.discriminate(groups, with_classes=True)
+            else:
+                lg = self.discriminate(groups)
             real_target = 1.0 if c.objective == "amr" else 0.0
             terms = {"d_real": gan(lg["real"], real_target)}
             if "recon" in lg:
@@ -174,6 +212,8 @@ class AMR(nn.Module):
                 else:  # acaif3: 2 * min(alpha, 1 - alpha) in [0, 1]
                     a = fwd.weights[:, 0, 0]
                     terms["d_mix"] = gan(lg["mix"], 2 * torch.minimum(a, 1 - a))
+            if fwd.class_mix is not None:
+                terms.update(discriminator_terms(c, fwd.class_mix, lg["class_mix"], classes["real"]))
         total = sum(terms.values())
         terms["d_loss"] = total
         return total, terms
@@ -187,33 +227,39 @@ class AMR(nn.Module):
         for p in self.discriminator.parameters():
             p.requires_grad_(flag)
 
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
     def train_step(self, x, y, update_g=True):
         """One optimisation step; returns detached loss tensors (no host sync)."""
         self.train()
         logs = {}
-        with torch.set_grad_enabled(update_g):
-            fwd = self.forward_pass(x)
+        with torch.set_grad_enabled(update_g), self.autocast():
+            fwd = self.forward_pass(x, y=y)
         if update_g:
             self._set_disc_trainable(False)  # generator phase needs no discriminator gradients
-            g_total, g_terms = self.generator_loss(x, fwd)
+            with self.autocast():
+                g_total, g_terms = self.generator_loss(x, fwd)
             self.opt_g.zero_grad(set_to_none=True)
             g_total.backward()
             self.opt_g.step()
             self._set_disc_trainable(True)
             logs.update(g_terms)
         fwd = fwd.detached()
-        d_total, d_terms = self.discriminator_loss(x, fwd)
+        with self.autocast():
+            d_total, d_terms = self.discriminator_loss(x, fwd)
         self.opt_d.zero_grad(set_to_none=True)
         d_total.backward()
         self.opt_d.step()
         logs.update(d_terms)
         if self.probe is not None:
-            p_loss, p_acc = self.probe_outputs(fwd.codes, y)
+            with self.autocast():
+                p_loss, p_acc = self.probe_outputs(fwd.codes, y)
             self.opt_probe.zero_grad(set_to_none=True)
             p_loss.backward()
             self.opt_probe.step()
             logs.update(probe_loss=p_loss, probe_acc=p_acc)
-        return {k: v.detach() for k, v in logs.items()}
+        return {k: v.detach().float() for k, v in logs.items()}
 
     @torch.no_grad()
     def eval_step(self, x, y, rng=None):
@@ -221,11 +267,13 @@ class AMR(nn.Module):
         come from `rng` (default: a fixed seed), never from the training stream."""
         was_training = self.training
         self.eval()
-        fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0))
-        logs = dict(self.generator_loss(x, fwd)[1])
-        logs.update(self.discriminator_loss(x, fwd)[1])
-        if self.probe is not None:
-            logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(fwd.codes, y)
+        with self.autocast():
+            fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0), y=y)
+            logs = dict(self.generator_loss(x, fwd)[1])
+            logs.update(self.discriminator_loss(x, fwd)[1])
+            if self.probe is not None:
+                logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(fwd.codes, y)
+        logs = {k: v.float() for k, v in logs.items()}
         self.train(was_training)
         return logs
 

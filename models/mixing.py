@@ -91,3 +91,20 @@ def interpolation_weights(mixer, steps, channels):
             n_first = channels * (steps - 1 - s) // (steps - 1)  # floor(alpha * C), in exact integers
             w0[s, order[:n_first]] = 1.0
     return torch.stack([w0, 1 - w0], 1)
+
+
+def triangle_tour_weights(steps, channels):
+    """Deterministic k = 3 weights [6 * steps, 3, channels]: a closed tour of the triangle of mixing
+    weights, corner 0 -> centre -> corner 1 -> centre -> corner 2 -> centre -> (corner 0), `steps`
+    frames from a corner to the centre and again to the next corner. Each corner-to-corner leg is a
+    quadratic Bezier curve whose middle is the centre (control point 2 * centre - (a + b) / 2, inside
+    the triangle), so no stretch is retraced and every frame off the corners mixes all three codes.
+    A leg's end is the next leg's start, so it is left out and the tour loops without a repeat."""
+    corner, centre = torch.eye(3), torch.full((3,), 1 / 3)
+    t = (torch.arange(2 * steps, dtype=torch.float32) / (2 * steps))[:, None]
+    legs = []
+    for i in range(3):
+        a, b = corner[i], corner[(i + 1) % 3]
+        control = 2 * centre - (a + b) / 2
+        legs.append((1 - t) ** 2 * a + 2 * t * (1 - t) * control + t ** 2 * b)
+    return torch.cat(legs)[:, :, None].expand(-1, 3, channels).clone()

@@ -21,14 +21,7 @@ B, C_CODE = 8, 2  # batch size; bottleneck channels of arch_acai_kyle (code [B, 
 BCE = GAN_LOSSES["bce"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run fastest on one thread (intra-op threading only adds overhead and
-    suffers badly on a shared 2-core machine); restored afterwards for other test modules."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Benchmarks: measurements too slow or too machine-dependent for the test suite."""

@@ -1,0 +1,134 @@
+"""Training-step throughput: the reference's style of step against ours, in one process.
+
+    python -m benchmarks.step_time                       # CPU (or the GPU when present), batch 64 and 256
+    python -m benchmarks.step_time --device cuda --batch_sizes 64,1024,4096,16384 \\
+        --variants reference,ours,ours+amp,ours+amp+compile --out bench.json
+
+Both steps train the paper's 32 px MNIST model (arch_acai_kyle, swapgan + mixup, lamb 10,
+Adam 1e-4 (0.5, 0.99), weight decay 1e-5, linear probe, G updated every 5th step) on random
+uint8 images of MNIST's shape, so no dataset is needed. The reference style
+(benchmarks/reference_step.py) reads batches from a DataLoader, calls the discriminator once per
+term and reads every loss with .item() each step; ours is task_launcher.train_epoch over
+iterators.batches, exactly as a run trains. Variants alternate within each repeat so that load
+from other processes hits both alike; the figure is the median over repeats after warm-up.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import task_launcher  # noqa: E402
+from benchmarks.reference_step import reference_epoch, reference_loader  # noqa: E402
+from iterators import Dataset, Split, batches, epoch_order, on_device  # noqa: E402
+from runs.run_dir import versions  # noqa: E402
+
+PAPER_FLAGS = ["--dataset=mnist", "--model=swapgan", "--mixer=mixup", "--arch=arch_acai_kyle", "--lamb=10",
+               "--beta=0", "--lr=1e-4", "--beta1=0.5", "--beta2=0.99", "--weight_decay=1e-5",
+               "--cls_probe=linear_legacy", "--update_g_every=5"]
+
+
+def build(device, data, batch_size, amp=False, compile=False, seed=0):
+    """The model task_launcher.py builds for the paper's MNIST flags."""
+    flags = PAPER_FLAGS + [f"--batch_size={batch_size}", f"--device={device}", f"--seed={seed}"]
+    args = task_launcher.parse_args(flags + (["--amp"] if amp else []) + (["--compile"] if compile else []))
+    opts = task_launcher.validate(args)
+    task_launcher.check_against_data(args, opts, data)
+    return task_launcher.build_model(args, opts)
+
+
+def synthetic_mnist(n):
+    """Random uint8 images and labels of MNIST's shape (the cost of a step does not depend on content)."""
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g),
+                  torch.randint(0, 10, (n,), generator=g))
+    return Dataset("synthetic", split, split, split, n_classes=10, n_channels=1)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def make_runner(variant, device, batch_size, steps, data, split_dev):
+    """A function running `steps` training steps of `variant`."""
+    model = build(device.type, data, batch_size, amp="amp" in variant, compile="compile" in variant)
+    if variant == "reference":
+        loader = reference_loader(data.train, batch_size, seed=0)
+        return lambda: reference_epoch(model, loader, device, steps, model.cfg.update_g_every)
+    epoch = [0]
+
+    def ours():
+        epoch[0] += 1
+        order = epoch_order(0, epoch[0], len(split_dev))
+        task_launcher.train_epoch(model, batches(split_dev, batch_size, device, order, limit=steps),
+                                  model.cfg.update_g_every)
+    return ours
+
+
+def bench_batch(batch_size, variants, device, steps, repeats, warmup):
+    data = synthetic_mnist(max(batch_size * steps, 4096))
+    split_dev = on_device(data, device).train  # ours: on the GPU, as in a run
+    runners = {v: make_runner(v, device, batch_size, steps, data, split_dev) for v in variants}
+    times = {v: [] for v in variants}
+    for r in range(warmup + repeats):
+        for v, run in runners.items():
+            sync(device)
+            t0 = time.perf_counter()
+            run()
+            sync(device)
+            if r >= warmup:
+                times[v].append(time.perf_counter() - t0)
+    out = {}
+    for v in variants:
+        step = statistics.median(times[v]) / steps
+        out[v] = {"ms_per_step": round(step * 1000, 3), "images_per_s": round(batch_size / step, 1)}
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch_sizes", default=None, help="comma-separated; default 64,256 on CPU, "
+                                                       "64,1024,4096,16384 on CUDA")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated from reference, ours, ours+amp, ours+compile, ours+amp+compile; default "
+                        "reference,ours on CPU and reference,ours,ours+amp,ours+amp+compile on CUDA")
+    p.add_argument("--steps", type=int, default=20, help="training steps per timed block (a multiple of 5)")
+    p.add_argument("--repeats", type=int, default=5, help="timed blocks per variant (the median is reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed blocks per variant first")
+    p.add_argument("--out", default=None, help="also write the results as JSON to this file")
+    a = p.parse_args(argv)
+    cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if cuda else "cpu")
+    batch_sizes = [int(b) for b in (a.batch_sizes or ("64,1024,4096,16384" if cuda else "64,256")).split(",")]
+    variants = (a.variants or ("reference,ours,ours+amp,ours+amp+compile" if cuda else "reference,ours")).split(",")
+    report = {"device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
+              "versions": versions(), "steps": a.steps, "repeats": a.repeats, "results": {}}
+    print(f"device: {report['device']}; torch {torch.__version__}; {a.steps} steps x {a.repeats} repeats")
+    for bs in batch_sizes:
+        try:
+            res = bench_batch(bs, variants, device, a.steps, a.repeats, a.warmup)
+        except torch.OutOfMemoryError:
+            print(f"batch {bs}: out of memory")
+            report["results"][bs] = "out of memory"
+            torch.cuda.empty_cache()
+            continue
+        report["results"][bs] = res
+        ref = res.get("reference")
+        for v, r in res.items():
+            ratio = f"  {ref['ms_per_step'] / r['ms_per_step']:.2f}x reference" if ref and v != "reference" else ""
+            print(f"batch {bs:6d} {v:18s} {r['ms_per_step']:9.2f} ms/step {r['images_per_s']:10.1f} images/s{ratio}",
+                  flush=True)
+    if a.out:
+        Path(a.out).write_text(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()

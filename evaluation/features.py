@@ -1,0 +1,18 @@
+"""Bottleneck features of a frozen encoder, as numpy arrays for scikit-learn."""
+import torch
+
+from iterators import batches
+
+SPLITS = ("train", "valid", "test")
+
+
+@torch.no_grad()
+def encode_split(model, split, batch_size, device):
+    """Flattened codes [N, code_size] (float32) and labels [N] of one split, in split order."""
+    codes = [model.encode(x).flatten(1).float().cpu() for x, _ in batches(split, batch_size, device)]
+    return torch.cat(codes).numpy(), split.labels.numpy()
+
+
+def encode_dataset(model, data, batch_size, device):
+    """{split name: (features, labels)} for train, valid and test."""
+    return {name: encode_split(model, getattr(data, name), batch_size, device) for name in SPLITS}

@@ -1,0 +1,91 @@
+"""--mode probe (alias logreg) and --mode embedding: a linear probe on the frozen encoder.
+
+Protocol (the offline probe): the checkpoint's encoder maps every train/valid/test image to its
+flattened bottleneck code; a StandardScaler is fitted on train; for each C in C_GRID a
+multinomial logistic regression (scikit-learn, lbfgs) is fitted on the scaled train codes; the
+C with the best valid accuracy is kept (ties: the smaller C, i.e. more regularisation), and the
+valid and test accuracy of that fit are reported. The same is done for the randomly initialised
+encoder the run started from (same --seed, no weights loaded), so a score can be read against
+what random features already give. --mode_override train_examples=N fits on the first N training
+examples only (the training split is already a fixed random order), for short evaluations.
+"""
+import copy
+import dataclasses
+import json
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from iterators import Split
+from runs.errors import ConfigError
+from runs.files import atomic_write, atomic_write_text
+from runs.run_dir import load_for_eval, make_run_dir
+
+from .features import SPLITS, encode_dataset
+
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # inverse L2 strength, chosen on valid
+MAX_ITER = 1000
+OPTIONS = {"train_examples": 0}  # --mode_override keys; 0: every training example
+PROTOCOL = ("flattened bottleneck codes; StandardScaler fitted on train; multinomial LogisticRegression "
+            "(lbfgs) fitted on train for each C in C_grid; the C with the best valid accuracy is kept "
+            "(ties: smaller C); accuracies are those of that fit")
+
+
+def fit_logreg(features, c_grid=C_GRID):
+    """features: {split: (codes, labels)}. Returns the chosen C, its train/valid/test accuracy and the grid."""
+    (x_train, y_train), (x_valid, y_valid) = features["train"], features["valid"]
+    fits, grid = [], []
+    for c in c_grid:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=MAX_ITER))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # recorded: iterations == MAX_ITER
+            clf.fit(x_train, y_train)
+        fits.append((clf.score(x_valid, y_valid), c, clf))
+        grid.append({"C": c, "valid_acc": fits[-1][0], "iterations": int(clf[-1].n_iter_.max())})
+    _, c, clf = max(fits, key=lambda fit: fit[0])  # the first of equals: the smallest C
+    return {"C": c, **{f"{s}_acc": clf.score(*features[s]) for s in SPLITS}, "grid": grid}
+
+
+def _load_checkpoint(args, model, run_dir):
+    path, state = load_for_eval(args, model, run_dir)
+    make_run_dir(args, run_dir)  # --resume PATH may name a checkpoint of a folder not yet made
+    return path, state["epoch"]
+
+
+def _probe_data(data, train_examples):
+    if train_examples < 0:
+        raise ConfigError(f"--mode_override train_examples={train_examples}: use 0 (all) or a positive count")
+    if not train_examples or train_examples >= len(data.train):
+        return data
+    train = Split(data.train.images[:train_examples], data.train.labels[:train_examples])
+    return dataclasses.replace(data, train=train)
+
+
+def probe(args, opts, data, model, run_dir):
+    data = _probe_data(data, opts["mode_options"]["train_examples"])
+    untrained = copy.deepcopy(model)  # main() built it from --seed: the networks training started from
+    path, epoch = _load_checkpoint(args, model, run_dir)
+    trained = encode_dataset(model, data, args.val_batch_size, opts["device"])
+    result = {"checkpoint": str(path), "epoch": epoch, "protocol": PROTOCOL, "C_grid": list(C_GRID),
+              "n": {s: len(trained[s][1]) for s in SPLITS}, "feature_dim": trained["train"][0].shape[1],
+              "trained": fit_logreg(trained),
+              "random_init": fit_logreg(encode_dataset(untrained, data, args.val_batch_size, opts["device"]))}
+    atomic_write_text(run_dir / "probe.json", json.dumps(result, indent=1) + "\n")
+    t, r = result["trained"], result["random_init"]
+    print(f"probe (epoch {epoch}): trained encoder valid {t['valid_acc']:.4f} test {t['test_acc']:.4f} "
+          f"(C={t['C']:g}); random init valid {r['valid_acc']:.4f} test {r['test_acc']:.4f} "
+          f"(C={r['C']:g}); wrote {run_dir / 'probe.json'}")
+
+
+def embedding(args, opts, data, model, run_dir):
+    path, epoch = _load_checkpoint(args, model, run_dir)
+    features = encode_dataset(model, data, args.val_batch_size, opts["device"])
+    arrays = {f"{s}_{kind}": a for s, pair in features.items() for kind, a in zip(("features", "labels"), pair)}
+    out = run_dir / "embedding.npz"
+    atomic_write(out, lambda f: np.savez(f, checkpoint=str(path), epoch=epoch, **arrays))
+    print(f"embedding (epoch {epoch}): {features['train'][0].shape[1]}-d codes of "
+          f"{', '.join(f'{len(features[s][1])} {s}' for s in SPLITS)} examples; wrote {out}")

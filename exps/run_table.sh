@@ -1,0 +1,57 @@
+#!/bin/bash
+# Runs one table of the paper: every method of exps/<table>/ for each setting and seed, the offline
+# probe (--mode=probe) of each run, then the report (python -m evaluation.report).
+#   bash exps/run_table.sh table1 [ARGS...]    DATASETS="mnist kmnist svhn"
+#   bash exps/run_table.sh table2 [ARGS...]    SUBSETS="1k 5k 10k 20k"
+#   bash exps/run_table.sh table3 [ARGS...]    DATASETS="svhn cifar10" BOTTLENECKS="256 1024"
+# SEEDS (default "1 2 3"), METHODS (default: every script of the table), LAST (epochs of the online
+# median, default 20), PROBE_OVERRIDE (--mode_override of the probe runs, e.g. train_examples=10000),
+# JOBS (runs at a time, default 1; each run may use several cores), RESULTS_DIR (default
+# results/<table>), SMOKE=1 and DATA_DIR as in exps/common.sh.
+# ARGS go to every run, training and probe, e.g. --epochs=3 --bpc=100 for a fixed step budget.
+# A failed run does not stop the others; the report lists it and the exit status is 1.
+set -u
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bash exps/run_table.sh table1|table2|table3 [ARGS...]" >&2; exit 2; }
+table=$1
+shift
+export RESULTS_DIR=${RESULTS_DIR:-results/$table}
+case $table in
+  table1) settings=$(for d in ${DATASETS:-mnist kmnist svhn}; do echo "DATASET=$d"; done) ;;
+  table2) settings=$(for s in ${SUBSETS:-1k 5k 10k 20k}; do echo "SUBSET=$s"; done) ;;
+  table3) settings=$(for d in ${DATASETS:-svhn cifar10}; do for b in ${BOTTLENECKS:-256 1024}; do
+            echo "DATASET=$d BOTTLENECK=$b"; done; done) ;;
+  *) echo "$table: not a table; use table1, table2 or table3" >&2; exit 2 ;;
+esac
+methods=${METHODS:-$(cd "exps/$table" && ls -- *.sh | sed 's/\.sh$//')}
+probe=(--mode=probe)
+[ -n "${PROBE_OVERRIDE:-}" ] && probe+=(--mode_override="$PROBE_OVERRIDE")
+
+run_one() {  # SETTING SEED METHOD ARGS...: train, then probe
+  local setting=$1 seed=$2 method=$3
+  shift 3
+  echo "== $table $setting SEED=$seed $method"
+  # shellcheck disable=SC2086  # $setting is a list of VAR=value words
+  env $setting SEED="$seed" bash "exps/$table/$method.sh" "$@" &&
+    env $setting SEED="$seed" bash "exps/$table/$method.sh" "$@" "${probe[@]}"
+}
+
+failed=0 running=0
+while read -r setting; do
+  for seed in ${SEEDS:-1 2 3}; do
+    for method in $methods; do
+      run_one "$setting" "$seed" "$method" "$@" &
+      running=$((running + 1))
+      if [ "$running" -ge "${JOBS:-1}" ]; then
+        wait -n || failed=1
+        running=$((running - 1))
+      fi
+    done
+  done
+done <<< "$settings"
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
+python -m evaluation.report "$RESULTS_DIR" --last "${LAST:-20}" || failed=1
+exit $failed

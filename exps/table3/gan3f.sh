@@ -1,0 +1,5 @@
+#!/bin/bash
+# Table 3: AMR mixup, k = 3.
+# DATASET=svhn|cifar10 BOTTLENECK=256|1024; hyperparameters and SEED/SMOKE in exps/common.sh.
+METHOD=gan3f METHOD_FLAGS=(--model=threegan --mixer=mixup)
+source "$(dirname "$0")/../common.sh" && table3 "$@"

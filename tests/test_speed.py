@@ -1,0 +1,148 @@
+"""Fast paths compute what the reference computes: our step vs the reference-style step of
+benchmarks/reference_step.py, --amp, --compile, the GPU data path. Timings are benchmarks
+(benchmarks/step_time.py), never tests."""
+import copy
+import csv
+
+import pytest
+import torch
+
+import task_launcher
+from architectures import ARCHITECTURES, build_networks
+from architectures.cls_probes import build_probe
+from benchmarks.reference_step import reference_epoch, reference_loader, reference_step
+from conftest import FAST
+from iterators import Split, batches, on_device
+from models import AMR, AMRConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
+
+
+def converge_spectral_norm(model):
+    """Power iteration runs once per discriminator call in training mode: once per phase in our
+    step, once per term in the reference's. Converged vectors make every call use the same sigma,
+    so the two steps can be compared exactly; that count is the only intended difference."""
+    model.train()
+    with torch.no_grad():
+        for _ in range(300):
+            model.discriminator(torch.zeros(1, 1, 32, 32))
+
+
+def converged_model(**cfg):
+    torch.manual_seed(0)
+    gen, disc = build_networks("arch_acai_kyle", 1, 8, 8)
+    model = AMR(gen, disc, AMRConfig(**cfg), probe=build_probe("linear", ARCHITECTURES["arch_acai_kyle"].code_size, 10))
+    model.configure_optimizers(1e-3, (0.5, 0.99), 1e-5)
+    converge_spectral_norm(model)
+    return model
+
+
+def batch(seed=0, n=8):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, 10, (n,), generator=g)
+
+
+def grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("cfg", [dict(lamb=10.0), dict(k=3, mixer="fm2", beta=1.0), dict(mixer="mixup2",
+                                                                                       disable_g_recon=True)])
+def test_our_step_equals_reference_step(cfg):
+    ours = converged_model(**cfg)
+    for step, update_g in enumerate([True, False, True]):
+        converge_spectral_norm(ours)
+        ref = copy.deepcopy(ours)  # the same state (weights, optimisers, mixing RNG) before every step
+        x, y = batch(step)
+        logs = ours.train_step(x, y, update_g=update_g)
+        ref_logs = reference_step(ref, x, y, update_g=update_g)
+        names = ["d_loss", "probe_loss", "probe_acc"] + (["recon", "g_mix", "g_loss"] if update_g else [])
+        names += ["g_recon"] if update_g and "g_recon" in logs else []
+        names += ["consist"] if update_g and "consist" in logs else []
+        for name in names:
+            assert logs[name].item() == pytest.approx(ref_logs[name], rel=1e-4, abs=1e-6), (step, name)
+        # each phase leaves its gradients in .grad: G's (only when it was updated), D's and the probe's
+        phases = ("generator.", "discriminator.", "probe.") if update_g else ("discriminator.", "probe.")
+        g_ours, g_ref = grads(ours), grads(ref)
+        g_ours = {n: g for n, g in g_ours.items() if n.startswith(phases)}
+        assert set(g_ours) == {n for n in g_ref if n.startswith(phases)}
+        assert {n.split(".")[0] + "." for n in g_ours} == set(phases)
+        for n in g_ours:
+            torch.testing.assert_close(g_ours[n], g_ref[n], rtol=1e-4, atol=1e-6, msg=f"step {step}: {n}")
+
+
+def test_reference_epoch_draws_batches_from_a_dataloader():
+    model = converged_model()
+    g = torch.Generator().manual_seed(1)
+    split = Split(torch.randint(0, 256, (40, 1, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (40,)))
+    before = copy.deepcopy(model.state_dict())
+    reference_epoch(model, reference_loader(split, 16, seed=0), torch.device("cpu"), n_steps=5, update_g_every=5)
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
+
+
+def test_amp_stays_close_to_float32():
+    model = converged_model(lamb=10.0)
+    x, y = batch(3, n=16)
+    rng = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    full = model.eval_step(x, y, rng())
+    model.amp = True
+    half = model.eval_step(x, y, rng())
+    assert set(full) == set(half) and all(v.dtype == torch.float32 for v in half.values())
+    for k in ("recon", "g_mix", "d_real", "d_mix"):
+        assert half[k].item() == pytest.approx(full[k].item(), rel=0.05, abs=0.01), k
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    logs = model.train_step(x, y, update_g=True)
+    assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in logs.values())
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(not torch.equal(a, p) for a, p in zip(before, model.generator.parameters()))
+
+
+def run_digits(tmp_path, name, *extra):
+    argv = FAST + ["--epochs=1", "--bpc=3", f"--save_path={tmp_path}", f"--name={name}", "--update_g_every=1"]
+    assert task_launcher.main(argv + list(extra)) == 0
+    with open(tmp_path / "s0" / name / "0" / "results.csv") as f:
+        return next(csv.DictReader(f))
+
+
+def test_compile_flag_compiles_the_networks_and_matches(tmp_path, monkeypatch):
+    """--compile goes through torch.compile; the aot_eager backend keeps the test quick (the
+    inductor code generation that a real run uses is timed by benchmarks/step_time.py)."""
+    compiled = []
+    original = torch.nn.Module.compile
+
+    def compile_quickly(self, *args, **kwargs):
+        compiled.append(type(self).__name__)
+        return original(self, backend="aot_eager")
+    monkeypatch.setattr(torch.nn.Module, "compile", compile_quickly)
+    eager = run_digits(tmp_path, "eager")
+    assert compiled == []
+    fast = run_digits(tmp_path, "compiled", "--compile")
+    assert sorted(compiled) == ["Discriminator", "Sequential", "Sequential"]
+    for k in ("train_recon", "train_g_mix", "train_d_loss", "valid_recon", "valid_probe_acc"):
+        assert float(fast[k]) == pytest.approx(float(eager[k]), rel=1e-3, abs=1e-5), k
+
+
+def test_amp_flag_trains(tmp_path):
+    row = run_digits(tmp_path, "amp", "--amp")
+    assert all(float(row[k]) == float(row[k]) for k in ("train_recon", "valid_recon"))  # finite, present
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_step_has_no_host_sync_and_data_stays_on_device():
+    from iterators import Dataset
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (256, 1, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (256,)))
+    data = on_device(Dataset("t", split, split, split, n_classes=10, n_channels=1), torch.device("cuda"))
+    assert data.train.images.is_cuda and data.test.labels.is_cuda
+    model = converged_model().cuda()
+    model.configure_optimizers(1e-3, (0.5, 0.99), 1e-5)
+    order = torch.randperm(256)
+    batch_iter = list(batches(data.train, 64, torch.device("cuda"), order))
+    model.train_step(*batch_iter[0])  # warm-up: lazily created state may sync once
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for i, (x, y) in enumerate(batch_iter):
+            model.train_step(x, y, update_g=i % 2 == 0)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
