@@ -375,12 +375,17 @@ def mean_logs(sums, counts, world=SINGLE):
     return dict(zip(keys, (both[:len(keys)] / both[len(keys):]).tolist()))
 
 
+def eval_order(split, world):
+    """The whole split in order for one process; under torchrun this rank's equal share."""
+    return shard(torch.arange(len(split)), world) if world.distributed else None
+
+
 @torch.no_grad()
 def evaluate(model, split, batch_size, vis_seed, device, world=SINGLE):
     """Mean of every loss over a split (fixed mixing draws, so epochs are comparable); under
     torchrun each rank takes an equal share of the split."""
     rng, sums, counts = vis_rng(vis_seed, device), {}, {}
-    order = shard(torch.arange(len(split)), world) if world.distributed else None
+    order = eval_order(split, world)
     for x, y in batches(split, batch_size, device, order):
         for k, v in model.eval_step(x, y, rng).items():
             sums[k] = sums.get(k, 0) + v * x.shape[0]
@@ -390,7 +395,7 @@ def evaluate(model, split, batch_size, vis_seed, device, world=SINGLE):
 
 @torch.no_grad()
 def probe_accuracy(model, split, batch_size, device, world=SINGLE):
-    order = shard(torch.arange(len(split)), world) if world.distributed else None
+    order = eval_order(split, world)
     correct = sum((model.probe(model.encode(x)).argmax(1) == y).sum()
                   for x, y in batches(split, batch_size, device, order))
     return mean_logs({"acc": correct}, {"acc": len(split) if order is None else len(order)}, world)["acc"]
