@@ -352,7 +352,12 @@ def build_vae(args, opts):
 
 
 def accelerate(model, args, device):
-    """--amp, --compile and cuDNN autotuning: the same computation, faster."""
+    """Channels-last on CPU, --amp, --compile and cuDNN autotuning: the same computation, faster."""
+    if device.type == "cpu" and not args.amp:
+        # float32 oneDNN convolutions run channels-last natively; NCHW costs a layout copy around
+        # each (README "Speed": the CPU step gains ~1.2x). Measured slower under --amp (bf16), and
+        # not applied on CUDA, where it is unmeasured.
+        model.to(memory_format=torch.channels_last)
     model.amp = args.amp
     if args.compile:  # in place, so state-dict keys (and checkpoints) are unchanged
         for net in (*model.generator.children(), *filter(None, [model.discriminator])):  # the VAE has none

@@ -29,12 +29,24 @@ def acai_init_(module: nn.Module, slope: float = LEAKY_SLOPE) -> None:
                 nn.init.zeros_(layer.bias)
 
 
+class InstanceNorm(nn.GroupNorm):
+    """Affine instance norm (per-example, per-channel statistics over H x W, eps 1e-5), as
+    nn.InstanceNorm2d(affine=True) computes it and with the same state-dict keys. It is written
+    as a group norm with one group per channel because that kernel works in channels-last
+    layout directly, where InstanceNorm2d copies its input to NCHW and back (the CPU trains
+    channels-last: task_launcher.accelerate)."""
+
+    def __init__(self, channels):
+        super().__init__(channels, channels, eps=1e-5, affine=True)
+
+
 def _conv_block(c_in, c_out, instance_norm):
     # a bias right before an affine instance norm is cancelled by it, so it is left out
     layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not instance_norm)]
     if instance_norm:
-        layers.append(nn.InstanceNorm2d(c_out, affine=True))
-    layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+        layers.append(InstanceNorm(c_out))
+    # in place: neither the norm's nor the convolution's backward needs the tensor it overwrites
+    layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
     return layers
 
 

@@ -6,14 +6,32 @@ every `update_g_every`-th; every discriminator term is a separate call (so the s
 power iteration runs once per call); discriminator weights collect gradients in the generator
 phase; every loss is read with `.item()` (a host sync each) every step; batches come from a torch
 DataLoader over CPU tensors. Networks, losses, mixing draws and optimisers are those of the
-given AMR model, so both steps compute the same thing (tests/test_speed.py checks it).
+given AMR model, so both steps compute the same thing (tests/test_speed.py checks it);
+`reference_layers` gives the networks the reference's layer implementations and layout.
 """
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from architectures.acai import InstanceNorm
 from iterators import to_float
 from models.losses import GAN_LOSSES, RECON_LOSSES
 from models.mixing import mix_codes, sample_mix_weights, sample_partners
+
+
+def reference_layers(model):
+    """Put the reference's layer implementations back into `model`, in place: nn.InstanceNorm2d
+    for our group-norm form of it, LeakyReLU out of place, NCHW weights. The function computed
+    is the same; parameters stay the same objects, so the model's optimisers still hold them."""
+    for module in model.modules():
+        for name, child in module.named_children():
+            if isinstance(child, InstanceNorm):
+                norm = nn.InstanceNorm2d(child.num_channels, eps=child.eps, affine=True)
+                norm.weight, norm.bias = child.weight, child.bias
+                setattr(module, name, norm)
+            elif isinstance(child, nn.LeakyReLU):
+                child.inplace = False
+    return model.to(memory_format=torch.contiguous_format)
 
 
 def reference_loader(split, batch_size, seed):

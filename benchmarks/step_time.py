@@ -8,7 +8,8 @@ Both steps train the paper's 32 px MNIST model (arch_acai_kyle, swapgan + mixup,
 Adam 1e-4 (0.5, 0.99), weight decay 1e-5, linear probe, G updated every 5th step) on random
 uint8 images of MNIST's shape, so no dataset is needed. The reference style
 (benchmarks/reference_step.py) reads batches from a DataLoader, calls the discriminator once per
-term and reads every loss with .item() each step; ours is task_launcher.train_epoch over
+term, reads every loss with .item() each step and uses the reference's layers (NCHW,
+nn.InstanceNorm2d, out-of-place LeakyReLU); ours is task_launcher.train_epoch over
 iterators.batches, exactly as a run trains. Variants alternate within each repeat so that load
 from other processes hits both alike; the figure is the median over repeats after warm-up.
 """
@@ -24,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import task_launcher  # noqa: E402
-from benchmarks.reference_step import reference_epoch, reference_loader  # noqa: E402
+from benchmarks.reference_step import reference_epoch, reference_layers, reference_loader  # noqa: E402
 from iterators import Dataset, Split, batches, epoch_order, on_device  # noqa: E402
 from runs.run_dir import versions  # noqa: E402
 
@@ -60,6 +61,7 @@ def make_runner(variant, device, batch_size, steps, data, split_dev):
     """A function running `steps` training steps of `variant`."""
     model = build(device.type, data, batch_size, amp="amp" in variant, compile="compile" in variant)
     if variant == "reference":
+        reference_layers(model)
         loader = reference_loader(data.train, batch_size, seed=0)
         return lambda: reference_epoch(model, loader, device, steps, model.cfg.update_g_every)
     epoch = [0]

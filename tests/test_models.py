@@ -9,6 +9,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from architectures import ARCHITECTURES, RegistryError, build_networks
+from architectures.acai import InstanceNorm
 from architectures.cls_probes import PROBES, build_probe
 from models import AMR, AMRConfig, MIXERS
 from models.amr import Forward
@@ -620,10 +621,29 @@ def test_build_probe_specs():
         assert p(torch.randn(4, 2, 4, 4)).shape == (4, 10)
 
 
+def test_instance_norm_equals_torchs_affine_instance_norm_in_both_layouts():
+    torch.manual_seed(0)
+    ours, torchs = InstanceNorm(6), torch.nn.InstanceNorm2d(6, affine=True)
+    assert ours.state_dict().keys() == torchs.state_dict().keys()  # checkpoints load either way
+    with torch.no_grad():
+        ours.weight.normal_(), ours.bias.normal_()
+    torchs.load_state_dict(ours.state_dict())
+    x = torch.randn(5, 6, 8, 8) * 3 + 1
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        xf = x.clone(memory_format=fmt).requires_grad_()
+        out = ours(xf)
+        torch.testing.assert_close(out, torchs(x), rtol=1e-5, atol=1e-5)
+        assert out.is_contiguous(memory_format=fmt)  # no copy to another layout
+        out.pow(2).sum().backward()
+        x2 = x.clone().requires_grad_()  # NCHW
+        torchs(x2).pow(2).sum().backward()
+        torch.testing.assert_close(xf.grad, x2.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_network_structure():
     g, d = build_networks("arch_acai_kyle", 1)
-    norms = [m for m in g.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
-    assert norms and all(m.affine for m in norms)
+    norms = [m for m in g.modules() if isinstance(m, InstanceNorm)]
+    assert norms and all(m.affine and m.num_groups == m.num_channels for m in norms)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in g.modules())
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) >= 5
