@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .class_mixing import ClassMix, class_mix, discriminator_terms, generator_terms
 from .losses import GAN_LOSSES, RECON_LOSSES
 from .mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
+from .trainable import TrainableModel
 
 OBJECTIVES = {
     "amr": "decoded mixes and reconstructions are trained to look real to a real/fake discriminator",
@@ -75,45 +74,20 @@ class Forward:
                        class_mix=None if self.class_mix is None else self.class_mix.detached())
 
 
-class AMR(nn.Module):
+class AMR(TrainableModel):
     def __init__(self, generator, discriminator, cfg: AMRConfig, probe=None, seed=0, class_mixer=None):
-        super().__init__()
+        super().__init__(generator, probe=probe, seed=seed)
         if (cfg.cls > 0) != (class_mixer is not None):
             raise ValueError("a class mixer is needed exactly when cfg.cls > 0")
-        self.generator, self.discriminator, self.probe = generator, discriminator, probe
+        self.discriminator = discriminator
         self.class_mixer = class_mixer  # trained with the generator's optimiser
         self.cfg = cfg
-        self.seed = seed
-        self.mix_rng = None  # torch.Generator on the model's device, made on first use
-        self.amp = False     # bf16 autocast of forward computations (--amp); weights and optimisers stay fp32
-        self.opt_g = self.opt_d = self.opt_probe = None
 
-    # ---- set-up -------------------------------------------------------------------------
-    @property
-    def device(self):
-        return next(self.generator.parameters()).device
-
-    def rng(self):
-        if self.mix_rng is None or self.mix_rng.device != self.device:
-            self.mix_rng = torch.Generator(self.device).manual_seed(self.seed)
-        return self.mix_rng
-
-    def configure_optimizers(self, lr, betas, weight_decay, probe_weight_decay=None):
-        kw = dict(lr=lr, betas=betas, weight_decay=weight_decay)
-        if self.device.type == "cuda":
-            kw["fused"] = True
+    def parameter_groups(self):
         g_params = list(self.generator.parameters())
         if self.class_mixer is not None:
             g_params += list(self.class_mixer.parameters())
-        self.opt_g = torch.optim.Adam(g_params, **kw)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), **kw)
-        if self.probe is not None:
-            pkw = dict(kw, weight_decay=weight_decay if probe_weight_decay is None else probe_weight_decay)
-            self.opt_probe = torch.optim.Adam(self.probe.parameters(), **pkw)
-
-    def optimizers(self):
-        opts = {"g": self.opt_g, "d": self.opt_d, "probe": self.opt_probe}
-        return {name: o for name, o in opts.items() if o is not None}
+        return {"g": g_params, "d": list(self.discriminator.parameters())}
 
     # ---- forward pieces -----------------------------------------------------------------
     def forward_pass(self, x, rng=None, y=None) -> Forward:
@@ -218,17 +192,10 @@ class AMR(nn.Module):
         terms["d_loss"] = total
         return total, terms
 
-    def probe_outputs(self, codes, y):
-        logits = self.probe(codes)
-        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
-
     # ---- steps --------------------------------------------------------------------------
     def _set_disc_trainable(self, flag):
         for p in self.discriminator.parameters():
             p.requires_grad_(flag)
-
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def train_step(self, x, y, update_g=True):
         """One optimisation step; returns detached loss tensors (no host sync)."""
@@ -276,26 +243,6 @@ class AMR(nn.Module):
         logs = {k: v.float() for k, v in logs.items()}
         self.train(was_training)
         return logs
-
-    @torch.no_grad()
-    def encode(self, x):
-        was_training = self.training
-        self.eval()
-        h = self.generator.encode(x)
-        self.train(was_training)
-        return h
-
-    # ---- checkpoint state ----------------------------------------------------------------
-    def training_state(self):
-        return {"model": self.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
-                "mix_rng": self.rng().get_state()}
-
-    def load_training_state(self, state):
-        self.load_state_dict(state["model"])
-        for k, o in self.optimizers().items():
-            o.load_state_dict(state["optimizers"][k])
-        self.rng().set_state(state["mix_rng"].cpu())  # generator states are CPU byte tensors
 
 
 __all__ = ["AMR", "AMRConfig", "Forward", "OBJECTIVES"]

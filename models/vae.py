@@ -13,10 +13,10 @@ discriminator, so every step updates the encoder and decoder.
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from .amr import Forward
 from .losses import RECON_LOSSES
+from .trainable import TrainableModel
 
 
 @dataclass(frozen=True)
@@ -26,39 +26,16 @@ class VAEConfig:
     recon_loss: str = "bce_sum"
 
 
-class VAE(nn.Module):
+class VAE(TrainableModel):
     def __init__(self, generator, cfg: VAEConfig, probe=None, seed=0):
-        """generator.encode(x) -> [B, 2 * latent] (means, then log-variances); generator.decode(z) -> images."""
-        super().__init__()
-        self.generator, self.probe, self.cfg, self.seed = generator, probe, cfg, seed
+        """generator.encode(x) -> [B, 2 * latent] (means, then log-variances); generator.decode(z) -> images.
+        The model's random stream (rng()) draws the reparameterisation noise."""
+        super().__init__(generator, probe=probe, seed=seed)
+        self.cfg = cfg
         self.discriminator = self.class_mixer = None  # the AMR parts the launcher asks about
-        self.noise_rng = None  # torch.Generator for the reparameterisation noise, made on first use
-        self.amp = False       # bf16 autocast of forward computations (--amp)
-        self.opt_g = self.opt_probe = None
 
-    @property
-    def device(self):
-        return next(self.generator.parameters()).device
-
-    def rng(self):
-        if self.noise_rng is None or self.noise_rng.device != self.device:
-            self.noise_rng = torch.Generator(self.device).manual_seed(self.seed)
-        return self.noise_rng
-
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
-
-    def configure_optimizers(self, lr, betas, weight_decay, probe_weight_decay=None):
-        kw = dict(lr=lr, betas=betas, weight_decay=weight_decay)
-        if self.device.type == "cuda":
-            kw["fused"] = True
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), **kw)
-        if self.probe is not None:
-            pkw = dict(kw, weight_decay=weight_decay if probe_weight_decay is None else probe_weight_decay)
-            self.opt_probe = torch.optim.Adam(self.probe.parameters(), **pkw)
-
-    def optimizers(self):
-        return {name: o for name, o in {"g": self.opt_g, "probe": self.opt_probe}.items() if o is not None}
+    def parameter_groups(self):
+        return {"g": list(self.generator.parameters())}
 
     # ---- forward pieces -----------------------------------------------------------------
     def posterior(self, x):
@@ -78,10 +55,6 @@ class VAE(nn.Module):
         total = self.cfg.lamb * terms["recon"] + self.cfg.beta * terms["kl"]
         terms["loss"] = total
         return total, terms, mu
-
-    def probe_outputs(self, codes, y):
-        logits = self.probe(codes)
-        return nn.functional.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
 
     # ---- steps --------------------------------------------------------------------------
     def train_step(self, x, y, update_g=True):
@@ -109,29 +82,12 @@ class VAE(nn.Module):
         self.train(was_training)
         return {k: v.float() for k, v in logs.items()}
 
-    @torch.no_grad()
-    def encode(self, x):
+    def _encode(self, x):
         """Posterior means."""
-        was_training = self.training
-        self.eval()
-        mu = self.posterior(x)[0]
-        self.train(was_training)
-        return mu
+        return self.posterior(x)[0]
 
     @torch.no_grad()
     def forward_pass(self, x, rng=None, y=None) -> Forward:
         """Means and their decodes (no mixes: pictures show inputs and reconstructions)."""
-        mu = self.posterior(x)[0]
+        mu = self._encode(x)
         return Forward(codes=mu, recon=self.generator.decode(mu))
-
-    # ---- checkpoint state ----------------------------------------------------------------
-    def training_state(self):
-        return {"model": self.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
-                "mix_rng": self.rng().get_state()}  # the launcher's name for a model's random stream
-
-    def load_training_state(self, state):
-        self.load_state_dict(state["model"])
-        for k, o in self.optimizers().items():
-            o.load_state_dict(state["optimizers"][k])
-        self.rng().set_state(state["mix_rng"].cpu())
