@@ -11,7 +11,6 @@ such test). The same pairs and targets mixed with random masks (m ~ U(0, 1) or B
 channel, blind to the target) give the rate to beat. Written to results.csv every epoch and by
 --mode label_consistency.
 """
-import contextlib
 import csv
 import io
 
@@ -20,6 +19,7 @@ import torch
 from evaluation.judge import judge_accuracy, train_judge
 from iterators import vis_batch
 from models.class_mixing import mask_mix, pair_targets
+from models.trainable import eval_mode
 from runs.errors import ConfigError
 from runs.files import atomic_write_text
 from runs.images import save_grid
@@ -32,17 +32,6 @@ MASKS = ("learned", "random_uniform", "random_bernoulli")
 SCORED_TARGETS = {"one": (0, 2), "two": (1,)}  # columns of pair_targets: {a}, {b} / {a, b}
 
 _judge_cache = {}  # the judge of the last dataset seen, so a training run trains it once
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Eval mode inside (spectral norm then runs no power iteration), the caller's mode after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def require_class_mixer(args, model):

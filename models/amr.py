@@ -17,7 +17,7 @@ import torch
 from .class_mixing import ClassMix, class_mix, discriminator_terms, generator_terms
 from .losses import GAN_LOSSES, RECON_LOSSES
 from .mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
-from .trainable import TrainableModel
+from .trainable import TrainableModel, eval_mode
 
 OBJECTIVES = {
     "amr": "decoded mixes and reconstructions are trained to look real to a real/fake discriminator",
@@ -232,17 +232,13 @@ class AMR(TrainableModel):
     def eval_step(self, x, y, rng=None):
         """All training losses on a batch without updating anything (eval mode). Mixing draws
         come from `rng` (default: a fixed seed), never from the training stream."""
-        was_training = self.training
-        self.eval()
-        with self.autocast():
+        with eval_mode(self), self.autocast():
             fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0), y=y)
             logs = dict(self.generator_loss(x, fwd)[1])
             logs.update(self.discriminator_loss(x, fwd)[1])
             if self.probe is not None:
                 logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(fwd.codes, y)
-        logs = {k: v.float() for k, v in logs.items()}
-        self.train(was_training)
-        return logs
+        return {k: v.float() for k, v in logs.items()}
 
 
 __all__ = ["AMR", "AMRConfig", "Forward", "OBJECTIVES"]

@@ -1,9 +1,23 @@
 """What every model the launcher trains shares: its device, its own random stream (mixing draws
 or VAE noise), bf16 autocast, one Adam per parameter group, the online probe, eval-mode
-encoding, and the checkpoint state. A subclass provides parameter_groups() and _encode()."""
+encoding, and the checkpoint state. A subclass adds its networks, losses and steps, and
+overrides parameter_groups() / _encode() where they differ."""
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@contextlib.contextmanager
+def eval_mode(module):
+    """Eval mode inside (spectral norm then runs no power iteration), the caller's mode after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class TrainableModel(nn.Module):
@@ -28,8 +42,8 @@ class TrainableModel(nn.Module):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def parameter_groups(self):
-        """{"g": [...], optionally "d": [...]}: one optimiser each ("probe" is added here)."""
-        raise NotImplementedError
+        """{"g": [...], optionally "d": [...]}: one optimiser each (the probe's is added apart)."""
+        return {"g": list(self.generator.parameters())}
 
     def configure_optimizers(self, lr, betas, weight_decay, probe_weight_decay=None):
         kw = dict(lr=lr, betas=betas, weight_decay=weight_decay)
@@ -53,11 +67,8 @@ class TrainableModel(nn.Module):
     @torch.no_grad()
     def encode(self, x):
         """The codes probes, interpolations and metrics see, computed in eval mode."""
-        was_training = self.training
-        self.eval()
-        h = self._encode(x)
-        self.train(was_training)
-        return h
+        with eval_mode(self):
+            return self._encode(x)
 
     def _encode(self, x):
         return self.generator.encode(x)
@@ -75,4 +86,4 @@ class TrainableModel(nn.Module):
         self.rng().set_state(state["mix_rng"].cpu())  # generator states are CPU byte tensors
 
 
-__all__ = ["TrainableModel"]
+__all__ = ["TrainableModel", "eval_mode"]

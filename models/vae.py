@@ -16,7 +16,7 @@ import torch
 
 from .amr import Forward
 from .losses import RECON_LOSSES
-from .trainable import TrainableModel
+from .trainable import TrainableModel, eval_mode
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,6 @@ class VAE(TrainableModel):
         super().__init__(generator, probe=probe, seed=seed)
         self.cfg = cfg
         self.discriminator = self.class_mixer = None  # the AMR parts the launcher asks about
-
-    def parameter_groups(self):
-        return {"g": list(self.generator.parameters())}
 
     # ---- forward pieces -----------------------------------------------------------------
     def posterior(self, x):
@@ -74,12 +71,10 @@ class VAE(TrainableModel):
     @torch.no_grad()
     def eval_step(self, x, y, rng=None):
         """The training losses in eval mode; the noise comes from `rng` (default: a fixed seed)."""
-        was_training = self.training
-        self.eval()
-        _, logs, mu = self.losses(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0))
-        if self.probe is not None:
-            logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(mu, y)
-        self.train(was_training)
+        with eval_mode(self):
+            _, logs, mu = self.losses(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0))
+            if self.probe is not None:
+                logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(mu, y)
         return {k: v.float() for k, v in logs.items()}
 
     def _encode(self, x):
