@@ -66,9 +66,10 @@ def build_parser():
     g.add_argument("--k", type=int, default=None, help="number of codes mixed (required by kgan, >= 2)")
     g.add_argument("--mixer", default="mixup", choices=MIXERS,
                    help="; ".join(f"{n}: {d}" for n, d in MIXERS.items()))
-    g.add_argument("--arch", default="arch_acai_kyle",
+    g.add_argument("--arch", default="acai32",
                    help="network preset (a path spelling such as architectures/arch_acai_kyle.py maps to the "
-                        "name): " + "; ".join(f"{n}: {a.description}" for n, a in ARCHITECTURES.items()))
+                        "name; the reference's spellings build the reference's networks, the paper's exps/ pass "
+                        "them): " + "; ".join(f"{n}: {a.description}" for n, a in ARCHITECTURES.items()))
     g.add_argument("--n_channels", type=int, default=None, help="image channels; default: the dataset's")
     g.add_argument("--ngf", type=int, default=0, help="generator base width; 0 keeps the preset's")
     g.add_argument("--ndf", type=int, default=0, help="discriminator base width; 0 keeps the preset's")
@@ -244,7 +245,9 @@ def validate(args):
         raise ConfigError(f"--k {args.k} conflicts with --model {args.model} (k = {k}); use --model kgan --k {args.k}")
     if k < 2:
         raise ConfigError(f"--k must be >= 2, got {k}")
-    if objective != "amr" and (args.mixer != "mixup" or args.disable_mix):
+    if objective == "ae" and (args.mixer != "mixup" or args.k is not None):
+        raise ConfigError("--model ae mixes nothing (no mixer, no discriminator); drop --mixer and --k")
+    if objective not in ("amr", "ae") and (args.mixer != "mixup" or args.disable_mix):
         raise ConfigError(f"--model {args.model} mixes with --mixer mixup and cannot --disable_mix; "
                           f"use --model swapgan for other mixers or the baseline")
     if args.cls < 0 or args.eps < 0:
@@ -291,7 +294,8 @@ def validate(args):
     if args.compile and device.type == "cpu" and not (shutil.which("g++") or shutil.which("clang++")):
         raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
     if args.name is None:
-        args.name = f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}"
+        args.name = (f"{args.dataset}_ae" if objective == "ae" else
+                     f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}")
     return dict(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
                 dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args", DATASET_ARGS)},
                 mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
@@ -326,13 +330,16 @@ def build_model(args, opts):
     if opts["objective"] == "vae":
         return build_vae(args, opts)
     gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf,
-                               n_classes=opts["n_classes"] if args.cls > 0 else 0)
+                               n_classes=opts["n_classes"] if args.cls > 0 else 0, latent=args.latent_dim)
+    if opts["objective"] == "ae":
+        disc = None  # built all the same, so the probe below starts from the same draws as every method's
     class_mixer = ClassMixer(gen.code_shape, opts["n_classes"], args.cls_label_only) if args.cls > 0 else None
     probe = None
     if opts["probe"]:
         probe = build_probe(opts["probe"], opts["code_size"], opts["n_classes"])
     cfg = AMRConfig(k=opts["k"], mixer=args.mixer, objective=opts["objective"], lamb=args.lamb, beta=args.beta,
-                    recon_loss=args.recon_loss, gan_loss=args.gan_loss, disable_mix=args.disable_mix,
+                    recon_loss=args.recon_loss, gan_loss=args.gan_loss,
+                    disable_mix=args.disable_mix or opts["objective"] == "ae",
                     disable_g_recon=args.disable_g_recon, update_g_every=args.update_g_every,
                     cls=args.cls, cls_loss=args.cls_loss, eps=args.eps)
     model = AMR(gen, disc, cfg, probe=probe, seed=args.seed, class_mixer=class_mixer).to(opts["device"])
@@ -460,10 +467,11 @@ def check_finite(means, history, epoch):
 
 
 def resume_training(args, model, run_dir, world):
-    """Restore --resume's checkpoint, if any, on every rank; returns the epoch it ends."""
+    """Restore --resume's checkpoint, if any, on every rank; returns the epoch it ends and the
+    optimisation steps taken by then (None for a checkpoint that did not record them)."""
     path, state = find_resume_checkpoint(run_dir, args.resume)
     if state is None:
-        return 0
+        return 0, 0
     restore(model, args, path, state)
     streams = state.get("mix_rng_ranks", [state["training"]["mix_rng"]])
     if len(streams) == world.size:  # each rank continues its own stream of mixing draws
@@ -475,12 +483,12 @@ def resume_training(args, model, run_dir, world):
         if len(streams) != world.size:
             print(f"note: the checkpoint was written by {len(streams)} process(es) and {world.size} continue; "
                   f"data shards and mixing draws differ from an uninterrupted run")
-    return state["epoch"]
+    return state["epoch"], state.get("steps")
 
 
 def train(args, opts, data, model, run_dir):
     device, world = opts["device"], opts["world"]
-    start_epoch = resume_training(args, model, run_dir, world)
+    start_epoch, steps = resume_training(args, model, run_dir, world)
     broadcast_weights(model, world)
     results, failure = None, None
     if world.main:  # only rank 0 writes: config, results, plots, images, checkpoints, progress
@@ -505,11 +513,12 @@ def train(args, opts, data, model, run_dir):
         t0 = time.time()
         order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
         n_batches = -(-len(order) // batch_size)
-        bar = tqdm(batches(data.train, batch_size, device, order, args.bpc),
-                   total=min(n_batches, args.bpc) if args.bpc else n_batches,
+        n_batches = min(n_batches, args.bpc) if args.bpc else n_batches
+        bar = tqdm(batches(data.train, batch_size, device, order, args.bpc), total=n_batches,
                    desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0, disable=None if world.main else True)
         train_logs = train_epoch(model, bar, args.update_g_every, epoch, world)
         train_time = time.time() - t0
+        steps = None if steps is None else steps + n_batches
         check_in_sync(model, world)
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_logs.items()}}
         row.update({f"valid_{k}": v for k, v in evaluate(model, data.valid, args.val_batch_size,
@@ -528,7 +537,8 @@ def train(args, opts, data, model, run_dir):
         save_curves(results.rows, run_dir / "curves.png")
         if epoch % args.save_images_every == 0:
             save_epoch_images(model, data, run_dir, epoch, args, device)
-        ckpt = {"epoch": epoch, "config": vars(args), "training": model.training_state(), "versions": versions()}
+        ckpt = {"epoch": epoch, "steps": steps, "config": vars(args), "training": model.training_state(),
+                "versions": versions()}
         if world.distributed:
             ckpt["mix_rng_ranks"] = mix_streams
         save_checkpoint(run_dir / LAST, ckpt)

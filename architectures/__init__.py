@@ -1,7 +1,7 @@
 """Registry of network presets, looked up by name from `--arch`."""
 from dataclasses import dataclass, replace
 
-from .acai import AutoEncoder, Discriminator
+from .acai import STYLES, AutoEncoder, Discriminator
 from .burgess import BurgessAutoEncoder, BurgessDiscriminator
 from .registry import RegistryError, resolve_name
 
@@ -15,17 +15,31 @@ class ArchPreset:
     depth: int = 16     # generator base width (overridden by --ngf > 0)
     disc_depth: int = 16  # discriminator base width (overridden by --ndf > 0)
     family: str = "acai"  # "acai": acai.py (spatial code); "burgess": burgess.py (vector code, latent_width 1)
+    style: str = "acai"   # acai family: a key of acai.STYLES (reference port, ACAI's layers, ACAI as published)
 
     @property
     def code_size(self) -> int:
         return self.latent * self.latent_width ** 2
 
 
+_REF = ("the reference's networks (its port of ACAI: leaky-ReLU slope 0.01, first 1x1 conv padded so 32 px "
+        "grows to 34, plain first D conv, its initialiser)")
+_ACAI = "ACAI's layers (slope 0.2, unpadded 1x1 conv, ACAI's init) with instance norm in G, spectral norm on every D conv"
 ARCHITECTURES = {
-    "arch_acai_kyle": ArchPreset("32 px, bottleneck 4x4x2 = 32 (Tables 1-2)", 32, 4, 2),
-    "arch_acai_kyle_256": ArchPreset("32 px, bottleneck 4x4x16 = 256 (Table 3)", 32, 4, 16),
-    "arch_acai_kyle_1024": ArchPreset("32 px, bottleneck 4x4x64 = 1024 (Table 3)", 32, 4, 64),
-    "arch_acai_kyle_64": ArchPreset("64 px ACAI networks (one more scale), bottleneck 4x4x2 = 32", 64, 4, 2),
+    "arch_acai_kyle": ArchPreset(f"{_REF}; 32 px, bottleneck 4x4x2 = 32 (Tables 1-2)", 32, 4, 2, style="reference"),
+    "arch_acai_kyle_256": ArchPreset(f"{_REF}; 32 px, bottleneck 4x4x16 = 256 (Table 3)", 32, 4, 16,
+                                     style="reference"),
+    "arch_acai_kyle_1024": ArchPreset(f"{_REF}; 32 px, bottleneck 4x4x64 = 1024 (Table 3)", 32, 4, 64,
+                                      style="reference"),
+    "arch_acai_kyle_64": ArchPreset("the reference's layers with one more scale (not in the reference); 64 px, "
+                                    "bottleneck 4x4x2 = 32", 64, 4, 2, style="reference"),
+    "acai32": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x2 = 32", 32, 4, 2),
+    "acai256": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x16 = 256", 32, 4, 16),
+    "acai1024": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x64 = 1024", 32, 4, 64),
+    "acai64": ArchPreset(f"{_ACAI}; 64 px, bottleneck 4x4x2 = 32", 64, 4, 2),
+    "acai32_plain": ArchPreset("ACAI's networks as published (its layers and init, no instance norm, no spectral "
+                               "norm); 32 px, bottleneck 4x4x2 = 32 (--latent_dim 16: 256)", 32, 4, 2,
+                               style="acai_plain"),
     "dsprite_gd": ArchPreset("64 px Burgess et al. encoder/decoder with a code of 10 and a spectral-norm "
                              "discriminator: the reference's dSprites networks (Table 4)", 64, 1, 10, 32, 32,
                              family="burgess"),
@@ -50,9 +64,10 @@ def build_networks(arch: str, n_channels: int, ngf: int = 0, ndf: int = 0, n_cla
         return gen, None if vae else BurgessDiscriminator(p.image_size, n_channels, ndf if ndf > 0 else p.disc_depth)
     if vae:
         raise ValueError(f"--arch {arch}: a VAE needs a preset with a vector code (dsprite_gd)")
-    gen = AutoEncoder(p.image_size, p.latent_width, n_channels, ngf if ngf > 0 else p.depth, p.latent)
+    style = STYLES[p.style]
+    gen = AutoEncoder(p.image_size, p.latent_width, n_channels, ngf if ngf > 0 else p.depth, p.latent, style)
     disc = Discriminator(p.image_size, p.latent_width, n_channels, ndf if ndf > 0 else p.disc_depth, p.latent,
-                         n_classes)
+                         n_classes, style)
     return gen, disc
 
 

@@ -8,6 +8,8 @@ valid and test accuracy of that fit are reported. The same is done for the rando
 encoder the run started from (same --seed, no weights loaded), so a score can be read against
 what random features already give. --mode_override train_examples=N fits on the first N training
 examples only (the training split is already a fixed random order), for short evaluations.
+The result goes to probe.json and to probe_epoch<N>.json (N: the checkpoint's epoch; --resume picks
+the checkpoint), so that a run's checkpoints can be compared over training (evaluation.report).
 """
 import copy
 import dataclasses
@@ -53,7 +55,7 @@ def fit_logreg(features, c_grid=C_GRID):
 def _load_checkpoint(args, model, run_dir):
     path, state = load_for_eval(args, model, run_dir)
     make_run_dir(args, run_dir)  # --resume PATH may name a checkpoint of a folder not yet made
-    return path, state["epoch"]
+    return path, state["epoch"], state.get("steps")  # steps: None in checkpoints older than the field
 
 
 def _probe_data(data, train_examples):
@@ -68,21 +70,23 @@ def _probe_data(data, train_examples):
 def probe(args, opts, data, model, run_dir):
     data = _probe_data(data, opts["mode_options"]["train_examples"])
     untrained = copy.deepcopy(model)  # main() built it from --seed: the networks training started from
-    path, epoch = _load_checkpoint(args, model, run_dir)
+    path, epoch, steps = _load_checkpoint(args, model, run_dir)
     trained = encode_dataset(model, data, args.val_batch_size, opts["device"])
-    result = {"checkpoint": str(path), "epoch": epoch, "protocol": PROTOCOL, "C_grid": list(C_GRID),
+    result = {"checkpoint": str(path), "epoch": epoch, "steps": steps, "protocol": PROTOCOL, "C_grid": list(C_GRID),
               "n": {s: len(trained[s][1]) for s in SPLITS}, "feature_dim": trained["train"][0].shape[1],
               "trained": fit_logreg(trained),
               "random_init": fit_logreg(encode_dataset(untrained, data, args.val_batch_size, opts["device"]))}
-    atomic_write_text(run_dir / "probe.json", json.dumps(result, indent=1) + "\n")
+    text = json.dumps(result, indent=1) + "\n"
+    atomic_write_text(run_dir / f"probe_epoch{epoch}.json", text)  # one per checkpoint, for curves over training
+    atomic_write_text(run_dir / "probe.json", text)  # the checkpoint probed last
     t, r = result["trained"], result["random_init"]
     print(f"probe (epoch {epoch}): trained encoder valid {t['valid_acc']:.4f} test {t['test_acc']:.4f} "
           f"(C={t['C']:g}); random init valid {r['valid_acc']:.4f} test {r['test_acc']:.4f} "
-          f"(C={r['C']:g}); wrote {run_dir / 'probe.json'}")
+          f"(C={r['C']:g}); wrote {run_dir / 'probe.json'} and probe_epoch{epoch}.json")
 
 
 def embedding(args, opts, data, model, run_dir):
-    path, epoch = _load_checkpoint(args, model, run_dir)
+    path, epoch, _ = _load_checkpoint(args, model, run_dir)
     features = encode_dataset(model, data, args.val_batch_size, opts["device"])
     arrays = {f"{s}_{kind}": a for s, pair in features.items() for kind, a in zip(("features", "labels"), pair)}
     out = run_dir / "embedding.npz"

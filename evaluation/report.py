@@ -6,6 +6,13 @@ subset, bottleneck) and method, and writes to --out (default SAVE_PATH):
               left out and why
   report.csv  the same numbers as fractions, one row per group
   probe_accuracy.png   online probe test accuracy against epoch, mean ± std over seeds, per method
+and, where runs have offline probes of several checkpoints (probe_epoch<N>.json, exps/run_table.sh
+PROBE_EPOCHS):
+  report.md   also the offline accuracy of every checkpoint beside the random-init floor and the valid
+              reconstruction, and each method's paired differences to the baseline (and to the plain
+              autoencoder control) of the same seed, with the decision rule of docs/cpu_study.md
+  paired.csv  those paired differences, one row per (setting, reference, method, checkpoint)
+  offline_accuracy.png  offline test accuracy against training steps, mean ± std over seeds, per method
 Only finished runs enter the means; unfinished (killed, still running) and broken runs are listed.
 """
 import argparse
@@ -21,6 +28,7 @@ from matplotlib.figure import Figure
 
 from runs.files import atomic_write, atomic_write_text
 
+from .paired import decide, paired
 from .runs_table import find_runs
 
 METRICS = [("online_test", "online test"), ("online_valid", "online valid"), ("offline_test", "offline test"),
@@ -89,6 +97,151 @@ def csv_text(groups):
     return buf.getvalue()
 
 
+# methods others are paired against: (sort rank of runs_table.method_of, what the report calls it)
+REFERENCES = ((0, "the baseline"), (1, "the plain autoencoder control"))
+
+
+def _by_setting_method(runs):
+    """{setting: {(rank, label, name): [runs]}} of the finished runs with checkpoint probes."""
+    out = {}
+    for r in runs:
+        if r.status == "ok" and r.checkpoints:
+            out.setdefault(r.setting, {}).setdefault((*r.method, r.name), []).append(r)
+    return out
+
+
+def _steps(members, epoch):
+    steps = {r.checkpoints[epoch].steps for r in members if epoch in r.checkpoints}
+    return steps.pop() if len(steps) == 1 else None
+
+
+def checkpoint_rows(runs):
+    """One row per (setting, method, checkpoint epoch): offline test accuracy, random-init floor and
+    valid reconstruction, each as mean and sample std over the seeds probed at that checkpoint."""
+    rows = []
+    for setting, groups in sorted(_by_setting_method(runs).items()):
+        for (rank, label, name), members in sorted(groups.items()):
+            for epoch in sorted({e for r in members for e in r.checkpoints}):
+                ckpts = [r.checkpoints[epoch] for r in members if epoch in r.checkpoints]
+                row = {"setting": setting, "method": label, "name": name, "epoch": epoch,
+                       "steps": _steps(members, epoch), "n": len(ckpts)}
+                for key in ("offline_test", "random_init_test", "valid_recon"):
+                    values = [getattr(c, key) for c in ckpts if getattr(c, key) is not None]
+                    row[f"{key}_mean"] = statistics.fmean(values) if values else None
+                    row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+                rows.append(row)
+    return rows
+
+
+def paired_rows(runs):
+    """Each method against each reference of REFERENCES present in its setting, at every checkpoint
+    both have: the paired difference of offline test accuracy (runs paired by seed). The row of
+    the last checkpoint carries the decision (evaluation.paired.decide with the first)."""
+    rows = []
+    for setting, groups in sorted(_by_setting_method(runs).items()):
+        for ref_rank, ref_label in REFERENCES:
+            refs = [(key, members) for key, members in groups.items() if key[0] == ref_rank]
+            if len(refs) != 1:
+                continue
+            (_, _, ref_name), ref_members = refs[0]
+            for (rank, label, name), members in sorted(groups.items()):
+                if rank <= ref_rank:
+                    continue
+                epochs = sorted({e for r in members for e in r.checkpoints} &
+                                {e for r in ref_members for e in r.checkpoints})
+                results = []
+                for epoch in epochs:
+                    score = lambda rs: {r.seed: r.checkpoints[epoch].offline_test  # noqa: E731
+                                        for r in rs if epoch in r.checkpoints}
+                    results.append((epoch, paired(score(members), score(ref_members))))
+                for i, (epoch, p) in enumerate(results):
+                    last = i == len(results) - 1
+                    rows.append({"setting": setting, "reference": ref_name, "reference_label": ref_label,
+                                 "method": label, "name": name, "epoch": epoch, "steps": _steps(members, epoch),
+                                 "n": p.n, "mean_diff": p.mean, "se": p.se, "seeds_positive": p.positive,
+                                 "seeds_zero": p.zero, "seeds_negative": p.negative,
+                                 "decision": decide(results[0][1], p) if last and len(results) > 1 else ""})
+    return rows
+
+
+def _pp(value, signed=False):
+    return "–" if value is None else (f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}")
+
+
+def checkpoint_markdown(ckpt_rows, pair_rows):
+    if not ckpt_rows:
+        return []
+    lines = ["", "## Offline probe at each checkpoint", "",
+             "Offline test accuracy (%) of the checkpoint's frozen encoder and of the same seed's random-init "
+             "encoder, and the valid reconstruction loss of that epoch: mean ± sample std over the seeds.", "",
+             "| setting | method | name | epoch | steps | seeds | offline test | random-init test | valid recon |",
+             "|" + " --- |" * 9]
+    for r in ckpt_rows:
+        def ms(key, scale=100, digits=2):
+            mean, std = r[f"{key}_mean"], r[f"{key}_std"]
+            if mean is None:
+                return "–"
+            return f"{scale * mean:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if std is not None else "")
+        lines.append(f"| {r['setting']} | {r['method']} | `{r['name']}` | {r['epoch']} | {r['steps'] or '–'} | "
+                     f"{r['n']} | {ms('offline_test')} | {ms('random_init_test')} | {ms('valid_recon', 1, 4)} |")
+    for ref_label in dict.fromkeys(r["reference_label"] for r in pair_rows):
+        lines += ["", f"## Paired differences to {ref_label}", "",
+                  "Offline test accuracy of the method minus that of the reference run with the same seed, in "
+                  "percentage points: mean over seeds, its standard error (sample sd / √n), and the seeds with a "
+                  "positive, zero and negative difference. Decision (last checkpoint, docs/cpu_study.md): "
+                  "*beats* if every seed is positive, the mean exceeds 2 SE and the mean at the first checkpoint "
+                  "is positive; *worse* for the mirror image; else *no decision*.", "",
+                  "| setting | method | vs | epoch | steps | n | mean difference | SE | seeds + / = / − | decision |",
+                  "|" + " --- |" * 10]
+        for r in (r for r in pair_rows if r["reference_label"] == ref_label):
+            lines.append(f"| {r['setting']} | {r['method']} | `{r['reference']}` | {r['epoch']} | "
+                         f"{r['steps'] or '–'} | {r['n']} | {_pp(r['mean_diff'], True)} | {_pp(r['se'])} | "
+                         f"{r['seeds_positive']} / {r['seeds_zero']} / {r['seeds_negative']} | "
+                         f"{r['decision'] and '**' + r['decision'] + '**'} |")
+    return lines
+
+
+def paired_csv_text(pair_rows):
+    columns = ["setting", "reference", "method", "name", "epoch", "steps", "n", "mean_diff", "se",
+               "seeds_positive", "seeds_zero", "seeds_negative", "decision"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(pair_rows)
+    return buf.getvalue()
+
+
+def plot_offline(ckpt_rows, path):
+    """One panel per setting: offline test accuracy against steps (epochs where steps are unknown),
+    a line per method with a band of ± std over seeds; the random-init floor dashed."""
+    settings = sorted({r["setting"] for r in ckpt_rows})
+    fig = Figure(figsize=(6.5, 4 * len(settings)), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, setting in enumerate(settings):
+        ax = fig.add_subplot(len(settings), 1, i + 1)
+        rows = [r for r in ckpt_rows if r["setting"] == setting]
+        use_steps = all(r["steps"] for r in rows)
+        for (label, name), members in groupby(rows, key=lambda r: (r["method"], r["name"])):
+            members = list(members)
+            x = [r["steps"] if use_steps else r["epoch"] for r in members]
+            mean = [100 * r["offline_test_mean"] for r in members]
+            std = [100 * (r["offline_test_std"] or 0.0) for r in members]
+            line, = ax.plot(x, mean, marker="o", markersize=3, label=f"{label} ({name})")
+            ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                            color=line.get_color(), alpha=0.2)
+        floor = {}
+        for r in rows:
+            floor.setdefault(r["steps"] if use_steps else r["epoch"], []).append(100 * r["random_init_test_mean"])
+        xs = sorted(floor)
+        ax.plot(xs, [statistics.fmean(floor[x]) for x in xs], "k--", linewidth=1, label="random-init encoder")
+        ax.set_title(setting, fontsize=10)
+        ax.set_xlabel("training steps" if use_steps else "epoch")
+        ax.set_ylabel("offline probe test accuracy (%)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+
+
 def plot(runs, path):
     """One panel per setting; a line per method group: mean test_probe_acc per epoch, band of ± std."""
     done = [r for r in runs if r.status == "ok" and r.curve]
@@ -136,11 +289,15 @@ def main(argv=None):
         print(f"evaluation.report: error: --last must be >= 1, got {args.last}", file=sys.stderr)
         return 2
     runs = find_runs(args.save_path, args.last)
-    groups = summarise(runs)
+    groups, ckpt_rows, pair_rows = summarise(runs), checkpoint_rows(runs), paired_rows(runs)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "report.md", markdown(args.save_path, groups, runs, args.last))
+    text = markdown(args.save_path, groups, runs, args.last) + "\n".join(checkpoint_markdown(ckpt_rows, pair_rows))
+    atomic_write_text(out / "report.md", text.rstrip("\n") + "\n")
     atomic_write_text(out / "report.csv", csv_text(groups))
     plot(runs, out / "probe_accuracy.png")
+    if ckpt_rows:
+        atomic_write_text(out / "paired.csv", paired_csv_text(pair_rows))
+        plot_offline(ckpt_rows, out / "offline_accuracy.png")
     n_ok = sum(r.status == "ok" for r in runs)
     print(f"{len(runs)} runs ({n_ok} finished, {len(runs) - n_ok} left out) in {len(groups)} groups; "
           f"wrote {out / 'report.md'}, report.csv, probe_accuracy.png")

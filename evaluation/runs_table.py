@@ -3,7 +3,8 @@ method), whether it finished, and its probe accuracies under both protocols.
 
 Online protocol (the reference's and ACAI's): the probe trained alongside the autoencoder; a run's
 value is the median test_probe_acc (and valid_probe_acc) over its last N epochs in results.csv.
-Offline protocol: the accuracies in probe.json (--mode probe), for the trained and the random encoder.
+Offline protocol: the accuracies in probe.json (--mode probe), for the trained and the random encoder;
+and, per checkpoint, those of probe_epoch<N>.json with the valid reconstruction of that epoch.
 """
 import csv
 import json
@@ -11,6 +12,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -33,6 +35,18 @@ class Run:
     epochs_done: int = 0
     curve: list = field(default_factory=list)  # [(epoch, test_probe_acc)]
     scores: dict = field(default_factory=dict)  # online_/offline_/random_init_ + test/valid -> accuracy
+    checkpoints: dict = field(default_factory=dict)  # epoch -> Checkpoint (probe_epoch<N>.json)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The offline probe of one checkpoint, with the valid reconstruction loss of its epoch."""
+    epoch: int
+    steps: Optional[int]         # optimisation steps by then (None: not recorded)
+    offline_test: float
+    offline_valid: float
+    random_init_test: float
+    valid_recon: Optional[float]
 
 
 def method_of(args, resolved):
@@ -40,6 +54,8 @@ def method_of(args, resolved):
     model = args.get("model", "swapgan")
     if model in ("acaif3", "acai"):
         return 90 + (model == "acai"), "ACAI" if model == "acaif3" else "ACAI (as published)"
+    if model == "ae":
+        return 1, "plain autoencoder (no discriminator)"
     if model not in ("swapgan", "threegan", "kgan"):
         return 95, model
     if args.get("disable_mix"):
@@ -66,6 +82,7 @@ def _read_rows(path):
             for key in ("test_probe_acc", "valid_probe_acc"):
                 if key in row:
                     row[key] = float(row[key])
+            row["valid_recon"] = float(row["valid_recon"]) if row.get("valid_recon") else None
         except (TypeError, ValueError):
             raise ValueError(f"line {i} is not a complete row") from None
     return sorted(rows, key=lambda r: r["epoch"])
@@ -119,7 +136,26 @@ def read_run(path, last):
     else:
         run.notes.append("no online probe in results.csv (train with --cls_probe=linear)")
     _read_probe(run, path / "probe.json")
+    _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
     return run
+
+
+def _read_checkpoint_probes(run, path, recon_by_epoch):
+    for f in sorted(path.glob("probe_epoch*.json")):
+        try:
+            probe = json.loads(f.read_text())
+            epoch = int(probe["epoch"])
+            steps = probe.get("steps")
+            ckpt = Checkpoint(epoch, None if steps is None else int(steps), float(probe["trained"]["test_acc"]),
+                              float(probe["trained"]["valid_acc"]), float(probe["random_init"]["test_acc"]),
+                              recon_by_epoch.get(epoch))
+        except (OSError, ValueError, KeyError, TypeError):
+            run.notes.append(f"{f.name} unreadable")
+            continue
+        if epoch > run.epochs_done:  # a probe of a checkpoint from a run since restarted
+            run.notes.append(f"{f.name} is of epoch {epoch}, beyond the {run.epochs_done} in results.csv")
+            continue
+        run.checkpoints[epoch] = ckpt
 
 
 def find_runs(save_path, last):

@@ -67,3 +67,12 @@ table3() {
                --arch="architectures/arch_acai_kyle_$size.py")
   amr_run "${dataset}${size}_$METHOD" "$size" "$@"
 }
+
+# The CPU study (exps/cpu_study/, docs/cpu_study.md): MNIST, bottleneck 32, the reference's networks, the
+# paper's batch, lamb, Adam betas and weight decay, but lr 1e-3 and the generator updated every step, for
+# 3 epochs of 500 batches (1500 steps), a checkpoint after each epoch (500, 1000, 1500 steps).
+cpu_study() {
+  TABLE_FLAGS=(--dataset=mnist --n_channels=1 --arch=architectures/arch_acai_kyle.py --lamb=10.0 --lr=1e-3
+               --update_g_every=1 --epochs=3 --bpc=500 --save_every=1 --save_images_every=3)
+  amr_run "mnist32_$METHOD" 32 "$@"
+}

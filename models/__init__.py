@@ -11,7 +11,11 @@ MODELS = {
     "threegan": ("amr", 3, "AMR with k = 3"),
     "kgan": ("amr", None, "AMR with k = --k"),
     "acaif3": ("acaif3", 2, OBJECTIVES["acaif3"]),
-    "acai": ("acai", 2, OBJECTIVES["acai"]),
+    "acai": ("acai", 2, OBJECTIVES["acai"] + ". Everything else comes from the flags: reconstruction loss and "
+                         "weight (--recon_loss, --lamb; ACAI: l2, 1), --update_g_every (ACAI: 1), the optimiser "
+                         "(ACAI: lr 1e-4, betas 0.9/0.999, no weight decay) and the networks (--arch; ACAI's own, "
+                         "without instance or spectral norm: acai32_plain). exps/acai/mnist.sh sets all of ACAI's"),
+    "ae": ("ae", 2, OBJECTIVES["ae"] + " (the study's control: what the adversary adds)"),
     "vae": ("vae", 2, "beta-VAE baseline (models/vae.py): --beta weighs the KL term, no mixing or discriminator"),
 }
 

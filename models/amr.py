@@ -23,8 +23,10 @@ OBJECTIVES = {
     "amr": "decoded mixes and reconstructions are trained to look real to a real/fake discriminator",
     "acaif3": "the reference's ACAI: critic predicts 2*min(alpha, 1-alpha) of a mix, 0 for reals "
               "and reconstructions; the generator pushes mixes towards 0",
-    "acai": "ACAI as published: critic regresses the folded alpha in [0, 0.5] (squared error), "
-            "regulariser on gamma*x + (1-gamma)*recon, generator adversarial weight 0.5",
+    "acai": "ACAI's critic and adversarial terms: the critic regresses the folded alpha in [0, 0.5] of a mix "
+            "(squared error) and 0 for gamma*x + (1-gamma)*recon (gamma 0.2); the generator adds "
+            "0.5 * critic(mix)^2",
+    "ae": "plain autoencoder control: the reconstruction loss only, no mixing and no discriminator",
 }
 
 
@@ -51,7 +53,10 @@ class AMRConfig:
             raise ValueError(f"k must be >= 2, got {self.k}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective '{self.objective}'; choose one of: {', '.join(OBJECTIVES)}")
-        if self.objective != "amr" and (self.k != 2 or self.mixer != "mixup" or self.disable_mix):
+        if self.objective == "ae":
+            if not self.disable_mix:
+                raise ValueError("objective 'ae' mixes nothing: it needs disable_mix")
+        elif self.objective != "amr" and (self.k != 2 or self.mixer != "mixup" or self.disable_mix):
             raise ValueError(f"objective '{self.objective}' needs k = 2, mixer 'mixup' and mixing enabled")
         if self.cls > 0 and self.objective != "amr":
             raise ValueError("class-conditioned mixing (cls > 0) needs objective 'amr'")
@@ -79,6 +84,8 @@ class AMR(TrainableModel):
         super().__init__(generator, probe=probe, seed=seed)
         if (cfg.cls > 0) != (class_mixer is not None):
             raise ValueError("a class mixer is needed exactly when cfg.cls > 0")
+        if (cfg.objective == "ae") != (discriminator is None):
+            raise ValueError("a discriminator is needed exactly when the objective is not 'ae'")
         self.discriminator = discriminator
         self.class_mixer = class_mixer  # trained with the generator's optimiser
         self.cfg = cfg
@@ -87,6 +94,8 @@ class AMR(TrainableModel):
         g_params = list(self.generator.parameters())
         if self.class_mixer is not None:
             g_params += list(self.class_mixer.parameters())
+        if self.discriminator is None:
+            return {"g": g_params}
         return {"g": g_params, "d": list(self.discriminator.parameters())}
 
     # ---- forward pieces -----------------------------------------------------------------
@@ -194,7 +203,7 @@ class AMR(TrainableModel):
 
     # ---- steps --------------------------------------------------------------------------
     def _set_disc_trainable(self, flag):
-        for p in self.discriminator.parameters():
+        for p in self.discriminator.parameters() if self.discriminator is not None else ():
             p.requires_grad_(flag)
 
     def train_step(self, x, y, update_g=True):
@@ -213,12 +222,13 @@ class AMR(TrainableModel):
             self._set_disc_trainable(True)
             logs.update(g_terms)
         fwd = fwd.detached()
-        with self.autocast():
-            d_total, d_terms = self.discriminator_loss(x, fwd)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_total.backward()
-        self.opt_d.step()
-        logs.update(d_terms)
+        if self.discriminator is not None:
+            with self.autocast():
+                d_total, d_terms = self.discriminator_loss(x, fwd)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_total.backward()
+            self.opt_d.step()
+            logs.update(d_terms)
         if self.probe is not None:
             with self.autocast():
                 p_loss, p_acc = self.probe_outputs(fwd.codes, y)
@@ -235,7 +245,8 @@ class AMR(TrainableModel):
         with eval_mode(self), self.autocast():
             fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0), y=y)
             logs = dict(self.generator_loss(x, fwd)[1])
-            logs.update(self.discriminator_loss(x, fwd)[1])
+            if self.discriminator is not None:
+                logs.update(self.discriminator_loss(x, fwd)[1])
             if self.probe is not None:
                 logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(fwd.codes, y)
         return {k: v.float() for k, v in logs.items()}

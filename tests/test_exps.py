@@ -32,8 +32,8 @@ METHOD_ARGS = {"baseline": {"disable_mix": True, "model": "swapgan"}, "mixup": {
 
 def bash(args, data_dir, results, path_first=None, **env):
     path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env = dict(os.environ, SMOKE="1", DATA_DIR=str(data_dir), RESULTS_DIR=str(results),
-               PATH=f"{path_first}:{path}" if path_first else path, **env)
+    env = {**os.environ, "SMOKE": "1", "DATA_DIR": str(data_dir), "RESULTS_DIR": str(results),
+           "PATH": f"{path_first}:{path}" if path_first else path, **env}
     return subprocess.run(["bash"] + [str(a) for a in args], env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -93,3 +93,59 @@ def test_driver_runs_seeds_probes_and_report(tmp_path, data_dir):
     assert (row["name"], row["n_runs"], row["seeds"], row["offline_test_n"]) == ("mnist32_mixup", "2", "1 2", "2")
     assert (tmp_path / "report.md").is_file() and (tmp_path / "probe_accuracy.png").is_file()
     assert bash([ROOT / "exps" / "run_table.sh", "table9"], data_dir, tmp_path).returncode == 2
+
+
+STUDY_METHODS = {"baseline": {"disable_mix": True, "model": "swapgan"}, "mixup": {"mixer": "mixup", "model": "swapgan"},
+                 "mixupfm2": {"mixer": "fm2", "model": "swapgan"}, "gan3f": {"model": "threegan"},
+                 "acaif3": {"model": "acaif3"}, "ae": {"model": "ae"}}
+
+
+@pytest.mark.parametrize("method", sorted(STUDY_METHODS))
+def test_cpu_study_scripts_use_the_studys_settings(tmp_path, data_dir, method):
+    argv = python_argv(ROOT / "exps" / "cpu_study" / f"{method}.sh", tmp_path, data_dir, SEED="2")
+    args = vars(task_launcher.parse_args(argv[1:]))
+    assert {k: args[k] for k in STUDY_METHODS[method]} == STUDY_METHODS[method]
+    assert (args["dataset"], args["arch"], args["lamb"], args["lr"], args["update_g_every"]) == \
+        ("mnist", "architectures/arch_acai_kyle.py", 10.0, 1e-3, 1)
+    assert (args["beta1"], args["beta2"], args["weight_decay"], args["seed"]) == (0.5, 0.99, 1e-5, 2)
+    assert args["save_every"] == 1 and args["name"] == f"mnist32_{method}"
+    # without SMOKE: 3 epochs of 500 batches of 64, a checkpoint after each
+    full = python_argv(ROOT / "exps" / "cpu_study" / f"{method}.sh", tmp_path, data_dir, SMOKE="")
+    full = vars(task_launcher.parse_args(full[1:]))
+    assert (full["epochs"], full["bpc"], full["batch_size"], full["save_every"]) == (3, 500, 64, 1)
+
+
+def test_driver_probes_every_checkpoint_of_the_cpu_study(tmp_path, data_dir):
+    proc = bash([ROOT / "exps" / "run_table.sh", "cpu_study", "--epochs=2", "--val_batch_size=50"], data_dir,
+                tmp_path, SEEDS="1 2", METHODS="baseline mixup ae", LAST="2", JOBS="2", PROBE_EPOCHS="1 2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for seed in (1, 2):
+        for method in ("baseline", "mixup", "ae"):
+            run = tmp_path / f"s{seed}" / f"mnist32_{method}" / "0"
+            assert sorted(p.name for p in run.glob("probe*.json")) == ["probe.json", "probe_epoch1.json",
+                                                                         "probe_epoch2.json"]
+    with open(tmp_path / "paired.csv", newline="") as f:
+        pairs = list(csv.DictReader(f))
+    assert {(r["name"], r["reference"], r["epoch"]) for r in pairs} == {
+        ("mnist32_mixup", "mnist32_baseline", "1"), ("mnist32_mixup", "mnist32_baseline", "2"),
+        ("mnist32_ae", "mnist32_baseline", "1"), ("mnist32_ae", "mnist32_baseline", "2"),
+        ("mnist32_mixup", "mnist32_ae", "1"), ("mnist32_mixup", "mnist32_ae", "2")}
+    assert all(r["n"] == "2" and r["steps"] in ("2", "4") for r in pairs)
+    assert (tmp_path / "offline_accuracy.png").is_file()
+
+
+@pytest.mark.parametrize("latent", ["2", "16"])
+def test_acai_with_acais_own_settings(tmp_path, data_dir, monkeypatch, latent):
+    argv = python_argv(ROOT / "exps" / "acai" / "mnist.sh", tmp_path, data_dir, LATENT=latent)
+    args = vars(task_launcher.parse_args(argv[1:]))
+    assert (args["model"], args["arch"], args["recon_loss"], args["lamb"], args["update_g_every"]) == \
+        ("acai", "acai32_plain", "l2", 1.0, 1)
+    assert (args["lr"], args["beta1"], args["beta2"], args["weight_decay"], args["batch_size"], args["epochs"]) == \
+        (1e-4, 0.9, 0.999, 0.0, 64, 336)
+    assert args["latent_dim"] == int(latent) and args["cls_probe"] == "linear"
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    smoke = ["--epochs=1", "--bpc=2", "--subset_train=32", "--batch_size=16", "--val_batch_size=500",
+             f"--save_path={tmp_path}"]
+    assert task_launcher.main(argv[1:] + smoke) == 0
+    cfg = yaml.safe_load((tmp_path / "s1" / f"mnist{16 * int(latent)}_acai_published" / "0" / "cfg.yaml").read_text())
+    assert cfg["resolved"]["code_size"] == 16 * int(latent) and cfg["resolved"]["objective"] == "acai"

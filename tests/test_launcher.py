@@ -110,6 +110,20 @@ def test_every_model_trains_one_epoch(tmp_path, extra):
     assert loss == loss and abs(loss) < 1e3
 
 
+def test_plain_autoencoder_control_trains_resumes_and_has_no_discriminator(tmp_path):
+    assert run(FAST + ["--epochs=1", "--bpc=2", "--model=ae", "--save_path", tmp_path]) == 0
+    d = run_dir(tmp_path, "digits_ae")
+    first = rows(d / "results.csv")[0]
+    assert float(first["train_recon"]) > 0
+    assert not [k for k in first if k.split("_", 1)[-1].startswith(("d_", "g_mix", "g_recon"))]
+    state = torch.load(d / "last.pt", weights_only=True)
+    assert not any(k.startswith("discriminator") for k in state["training"]["model"])
+    assert state["steps"] == 2
+    assert run(FAST + ["--epochs=2", "--bpc=2", "--model=ae", "--save_path", tmp_path]) == 0
+    assert [r["epoch"] for r in rows(d / "results.csv")] == ["1", "2"]
+    assert torch.load(d / "last.pt", weights_only=True)["steps"] == 4
+
+
 def test_probe_learns_above_chance_on_digits(tmp_path):
     flags = ["--dataset=digits", "--batch_size=32", "--ngf=8", "--ndf=8", "--cls_probe=linear", "--lamb=10",
              "--beta=0", "--lr=2e-3", "--epochs=3", "--save_every=100", "--save_images_every=100"]
@@ -130,6 +144,8 @@ BAD_INPUTS = [
     (["--model=kgan", "--k=1"], "--k must be >= 2"),
     (["--model=swapgan", "--k=3"], "conflicts with --model swapgan"),
     (["--model=acaif3", "--mixer=fm"], "--model acaif3 mixes with --mixer mixup"),
+    (["--model=ae", "--mixer=fm2"], "--model ae mixes nothing"),
+    (["--model=ae", "--k=3"], "conflicts with --model ae"),
     (["--cls=1", "--model=acaif3"], "--cls > 0 (class-conditioned mixing) needs --model swapgan"),
     (["--cls=-1"], "--cls and --eps must be >= 0"),
     (["--cls=1", "--arch=dsprite_gd"], "--cls > 0 needs an ACAI preset"),

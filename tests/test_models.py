@@ -282,6 +282,33 @@ def test_train_step_updates_every_parameter(cfg):
                                                    if k.startswith("d_") and k != "d_loss"))
 
 
+def test_plain_autoencoder_has_no_discriminator_and_trains_generator_and_probe():
+    torch.manual_seed(0)
+    g, _ = build_networks("arch_acai_kyle", 1)
+    model = AMR(g, None, AMRConfig(objective="ae", disable_mix=True), probe=build_probe("linear", 32, 10))
+    model.configure_optimizers(1e-3, (0.5, 0.99), 1e-5)
+    assert set(model.parameter_groups()) == {"g"} and model.opt_d is None
+    x, y = make_batch()
+    g0, p0 = trainable(model.generator), trainable(model.probe)
+    logs = model.train_step(x, y, update_g=True)
+    g1 = dict(model.generator.named_parameters())
+    still = {n for n, p in g0.items() if torch.equal(p, g1[n].detach())}
+    # only the reference's biases right before an instance norm may stay: the norm cancels them
+    cancelled = {f"{half}.{i}.bias" for half in ("encoder", "decoder") for i, layer in
+                 enumerate(getattr(model.generator, half)[:-1])
+                 if isinstance(getattr(model.generator, half)[i + 1], InstanceNorm)}
+    assert still <= cancelled and len(g0) - len(still) >= len(g0) // 2
+    assert all(not torch.equal(p, dict(model.probe.named_parameters())[n]) for n, p in p0.items())
+    assert set(logs) == {"recon", "g_loss", "probe_loss", "probe_acc"}
+    torch.testing.assert_close(logs["g_loss"], logs["recon"])  # lamb 1, nothing else
+    assert set(model.eval_step(x, y)) == {"recon", "g_loss", "probe_loss", "probe_acc"}
+    assert "optimizers" in model.training_state() and set(model.training_state()["optimizers"]) == {"g", "probe"}
+    with pytest.raises(ValueError, match="disable_mix"):
+        AMRConfig(objective="ae")
+    with pytest.raises(ValueError, match="discriminator"):
+        AMR(g, None, AMRConfig())
+
+
 def test_train_step_without_generator_update():
     model = make_model(beta=0.5)
     x, y = make_batch()
@@ -641,7 +668,7 @@ def test_instance_norm_equals_torchs_affine_instance_norm_in_both_layouts():
 
 
 def test_network_structure():
-    g, d = build_networks("arch_acai_kyle", 1)
+    g, d = build_networks("acai32", 1)  # the reference port: tests/test_architectures.py
     norms = [m for m in g.modules() if isinstance(m, InstanceNorm)]
     assert norms and all(m.affine and m.num_groups == m.num_channels for m in norms)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in g.modules())

@@ -98,3 +98,93 @@ def test_no_runs_and_bad_arguments(tmp_path, capsys):
     assert report.main([str(tmp_path), "--last", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "is not a folder" in err[0] and "--last must be >= 1" in err[1]
+
+
+# ---- paired statistics over checkpoints (the CPU study's report) ------------------------------
+def add_checkpoint_probe(run, epoch, steps, test_acc, random_acc=0.84):
+    probe = {"epoch": epoch, "steps": steps, "trained": {"test_acc": test_acc, "valid_acc": test_acc - 0.01},
+             "random_init": {"test_acc": random_acc, "valid_acc": random_acc}}
+    (run / f"probe_epoch{epoch}.json").write_text(json.dumps(probe))
+
+
+def study_run(root, name, seed, accs, **args):
+    """A finished 3-epoch run with an offline probe of each checkpoint (500 steps an epoch)."""
+    run = make_run(root, name, seed, [0.1] * 3, epochs=3, probe_test=accs[-1], **args)
+    with open(run / "results.csv") as f:  # add the valid reconstruction column
+        lines = f.read().splitlines()
+    lines = [lines[0] + ",valid_recon"] + [f"{line},{0.3 - 0.01 * i}" for i, line in enumerate(lines[1:], 1)]
+    (run / "results.csv").write_text("\n".join(lines) + "\n")
+    for epoch, acc in enumerate(accs, 1):
+        add_checkpoint_probe(run, epoch, 500 * epoch, acc)
+    return run
+
+
+def paired_table(path):
+    with open(path, newline="") as f:
+        return {(r["name"], r["reference"], int(r["epoch"])): r for r in csv.DictReader(f)}
+
+
+def test_paired_differences_known_answers(tmp_path, capsys):
+    base = {1: [0.80, 0.82, 0.84], 2: [0.81, 0.83, 0.85], 3: [0.79, 0.80, 0.81]}
+    # mixup: seed 1 worse, seed 2 equal, seed 3 better at the last checkpoint
+    mixup = {1: [0.81, 0.82, 0.83], 2: [0.82, 0.84, 0.85], 3: [0.80, 0.82, 0.85]}
+    # fm2: better on every seed by 3, 4 and 5 points at the end (SE 0.577 pp), better at the first too
+    fm2 = {1: [0.81, 0.85, 0.87], 2: [0.82, 0.86, 0.89], 3: [0.80, 0.84, 0.86]}
+    # k=3: worse on every seed everywhere
+    k3 = {s: [a - 0.05 - 0.01 * s for a in accs] for s, accs in base.items()}
+    for s in (1, 2, 3):
+        study_run(tmp_path, "baseline", s, base[s], disable_mix=True)
+        study_run(tmp_path, "mixup", s, mixup[s])
+        study_run(tmp_path, "fm2", s, fm2[s], mixer="fm2")
+        study_run(tmp_path, "gan3f", s, k3[s], model="threegan")
+        study_run(tmp_path, "ae", s, base[s], model="ae")  # the control equals the baseline on every seed
+    assert report.main([str(tmp_path), "--last", "3"]) == 0
+    capsys.readouterr()
+    rows = paired_table(tmp_path / "paired.csv")
+
+    last = rows[("mixup", "baseline", 3)]
+    assert last["steps"] == "1500" and last["n"] == "3"
+    d = [-0.01, 0.0, 0.04]
+    mean = sum(d) / 3
+    se = (sum((x - mean) ** 2 for x in d) / 2) ** 0.5 / 3 ** 0.5  # by hand: sample sd / sqrt(n)
+    assert float(last["mean_diff"]) == pytest.approx(mean) and float(last["se"]) == pytest.approx(se)
+    assert (last["seeds_positive"], last["seeds_zero"], last["seeds_negative"]) == ("1", "1", "1")
+    assert last["decision"] == "no decision"
+    assert rows[("mixup", "baseline", 1)]["decision"] == ""  # only the last checkpoint decides
+
+    fm = rows[("fm2", "baseline", 3)]
+    assert float(fm["mean_diff"]) == pytest.approx(0.04) and float(fm["se"]) == pytest.approx(0.01 / 3 ** 0.5)
+    assert fm["decision"] == "beats"
+    assert rows[("gan3f", "baseline", 3)]["decision"] == "worse"
+    # against the plain autoencoder control too; the control itself is paired with the baseline only
+    assert rows[("fm2", "ae", 3)]["decision"] == "beats"
+    ae = rows[("ae", "baseline", 3)]
+    assert float(ae["mean_diff"]) == 0 and ae["seeds_zero"] == "3" and ae["decision"] == "no decision"
+    assert ("baseline", "ae", 3) not in rows
+
+    text = (tmp_path / "report.md").read_text()
+    assert "## Offline probe at each checkpoint" in text and "## Paired differences to the baseline" in text
+    assert "| mnist, bottleneck 32 | Bernoulli mixup, k=2 | `baseline` | 3 | 1500 | 3 | +4.00 | 0.58 | 3 / 0 / 0 | **beats** |" in text
+    # the checkpoint table: offline mean ± std, random-init floor and valid reconstruction of that epoch
+    assert "| `baseline` | 3 | 1500 | 3 | 83.33 ± 2.08 | 84.00 ± 0.00 | 0.2700 ± 0.0000 |" in text
+    png = Image.open(tmp_path / "offline_accuracy.png")
+    assert png.size == (650, 400)
+
+
+def test_first_checkpoint_of_the_other_sign_blocks_a_decision(tmp_path, capsys):
+    for s in (1, 2, 3):
+        study_run(tmp_path, "baseline", s, [0.80, 0.80, 0.80], disable_mix=True)
+        study_run(tmp_path, "mixup", s, [0.79, 0.82, 0.83 + s / 1000])  # worse first, clearly better last
+    assert report.main([str(tmp_path)]) == 0
+    capsys.readouterr()
+    row = paired_table(tmp_path / "paired.csv")[("mixup", "baseline", 3)]
+    assert row["seeds_positive"] == "3" and float(row["mean_diff"]) > 2 * float(row["se"])
+    assert row["decision"] == "no decision"
+
+
+def test_no_checkpoint_probes_no_paired_outputs(tmp_path, capsys):
+    make_run(tmp_path, "mixup", 1, [0.5] * 5, probe_test=0.9)
+    assert report.main([str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert not (tmp_path / "paired.csv").exists() and not (tmp_path / "offline_accuracy.png").exists()
+    assert "Paired" not in (tmp_path / "report.md").read_text()

@@ -1,0 +1,50 @@
+"""Paired comparisons of a method with a reference method (the baseline) over seeds, and the
+study's pre-registered decision rule (docs/cpu_study.md).
+
+A seed gives every method the same initial weights and data order, so the per-seed difference
+d_s = score(method, s) - score(reference, s) removes what the seed contributes to both. Reported:
+the mean of d over the seeds both have, its standard error sd(d) / sqrt(n) (sample sd), and how
+many seeds have d > 0, d = 0 and d < 0.
+"""
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Optional
+
+BEATS, WORSE, UNDECIDED = "beats", "worse", "no decision"
+
+
+@dataclass(frozen=True)
+class Paired:
+    n: int                  # seeds scored for both
+    mean: Optional[float]   # mean difference (None when n = 0)
+    se: Optional[float]     # standard error of the mean difference (None when n < 2)
+    positive: int
+    zero: int
+    negative: int
+    seeds: tuple
+
+
+def paired(method: dict, reference: dict) -> Paired:
+    """method, reference: {seed: score}. Seeds missing from either side are left out."""
+    seeds = tuple(sorted(set(method) & set(reference)))
+    d = [method[s] - reference[s] for s in seeds]
+    mean = statistics.fmean(d) if d else None
+    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None
+    return Paired(len(d), mean, se, sum(x > 0 for x in d), sum(x == 0 for x in d), sum(x < 0 for x in d), seeds)
+
+
+def decide(first: Paired, last: Paired) -> str:
+    """The rule of docs/cpu_study.md: BEATS if at the last checkpoint every seed's difference is
+    positive and the mean exceeds 2 standard errors, and the mean at the first checkpoint is
+    positive too; WORSE for the mirror image; otherwise UNDECIDED (also without an SE)."""
+    if last.n < 2 or last.se is None or first.mean is None:
+        return UNDECIDED
+    if last.positive == last.n and last.mean > 2 * last.se and first.mean > 0:
+        return BEATS
+    if last.negative == last.n and last.mean < -2 * last.se and first.mean < 0:
+        return WORSE
+    return UNDECIDED
+
+
+__all__ = ["BEATS", "Paired", "UNDECIDED", "WORSE", "decide", "paired"]

@@ -1,0 +1,5 @@
+#!/bin/bash
+# CPU study: AMR mixup, k = 3.
+# Settings in exps/common.sh (cpu_study); SEED/SMOKE as there.
+METHOD=gan3f METHOD_FLAGS=(--model=threegan --mixer=mixup)
+source "$(dirname "$0")/../common.sh" && cpu_study "$@"
