@@ -28,9 +28,12 @@ from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_pr
 from evaluation import disentangle, interpolation, probe as offline_probe
 from evaluation import embedding_map, frames
 from evaluation import class_mixing as class_mix_eval
-from iterators import DATASETS, DatasetError, batches, epoch_order, load_dataset, on_device, vis_batch, vis_rng
+from iterators import (DATASETS, DatasetError, batches, batches_per_epoch, epoch_order, load_dataset, on_device,
+                       vis_batch, vis_rng)
 from models import AMR, MIXERS, MODELS, AMRConfig
 from models.class_mixing import ClassMixer
+from models.interpolation import interpolate_pairs
+from models.trainable import eval_mode
 from models.vae import VAE, VAEConfig
 from runs.distributed import (SINGLE, all_ok, average_gradients_before_each_step, broadcast_weights, check_in_sync,
                               finish, gather_rng_states, init_world, shard, sum_over_ranks)
@@ -39,6 +42,7 @@ from runs.errors import ConfigError
 from runs.images import save_rows
 from runs.plots import save_curves
 from runs.results import ResultsTable
+from runs.tensorboard import TensorBoard
 from runs.run_dir import make_run_dir, restore, run_dir_path, versions, write_config
 
 DATASET_ARGS = {"download": True}  # --dataset_args keys and defaults
@@ -143,6 +147,9 @@ def build_parser():
                    help="trial folder inside the experiment (default: $SLURM_JOB_ID, else 0)")
     g.add_argument("--save_every", type=int, default=5, help="keep a checkpoint ckpt_<epoch>.pt every N epochs")
     g.add_argument("--save_images_every", type=int, default=1, help="write image grids every N epochs")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also log to <run_dir>/tb/ for TensorBoard: every results.csv column each epoch, running "
+                        "training losses every 50 steps, the epoch images and an interpolation grid (runs/tensorboard.py)")
     g.add_argument("--disentangle_every", type=int, default=0,
                    help="every N epochs add the FactorVAE, BetaVAE and MIG scores of --mode disentangle to "
                         "results.csv (datasets with factors: dsprite; DCI is left to the mode, its boosted trees "
@@ -414,14 +421,20 @@ def probe_accuracy(model, split, batch_size, device, world=SINGLE):
 
 
 @torch.no_grad()
-def save_epoch_images(model, data, run_dir, epoch, args, device):
-    """Rows: inputs, reconstructions, first mixing partners, mixes (train and valid)."""
+def save_epoch_images(model, data, run_dir, epoch, args, device, tb=None, step=0):
+    """Rows: inputs, reconstructions, first mixing partners, mixes (train and valid); with
+    TensorBoard also those rows and an interpolation grid between validation pairs."""
     for split_name in ("train", "valid"):
         x, _ = vis_batch(getattr(data, split_name), min(16, args.val_batch_size), args.vis_seed, device)
-        model.eval()
-        fwd = model.forward_pass(x, vis_rng(args.vis_seed, device))
+        with eval_mode(model):
+            fwd = model.forward_pass(x, vis_rng(args.vis_seed, device))
         rows = [x, fwd.recon] + ([x[fwd.perms[1]], fwd.mix] if fwd.mix is not None else [])
         save_rows(rows, run_dir / "images" / f"epoch{epoch:05d}_{split_name}.png")
+        if tb is not None:
+            tb.images(step, f"images/{split_name}", torch.cat(rows), nrow=x.shape[0])
+            if split_name == "valid" and x.shape[0] >= 2:
+                grid = interpolate_pairs(model, x[0:8:2], x[1:8:2], args.mixer, steps=8)
+                tb.images(step, "interpolation", grid.flatten(0, 1), nrow=grid.shape[1])
 
 
 def resolved_config(opts):
@@ -430,10 +443,11 @@ def resolved_config(opts):
             "device": str(opts["device"])}
 
 
-def train_epoch(model, batch_iter, update_g_every, epoch=0, world=SINGLE):
+def train_epoch(model, batch_iter, update_g_every, epoch=0, world=SINGLE, log=None):
     """Train on every batch; returns the mean losses. The generator is updated every
     `update_g_every` steps. Losses stay on the device (one host sync every 50 steps for the
-    progress bar and the finiteness check, not one per loss per step)."""
+    progress bar, the finiteness check and `log(steps done this epoch, running means)`, not one
+    per loss per step)."""
     sums, counts, history = {}, {}, []
     for it, (x, y) in enumerate(batch_iter):
         logs = model.train_step(x, y, update_g=it % update_g_every == 0)
@@ -444,6 +458,8 @@ def train_epoch(model, batch_iter, update_g_every, epoch=0, world=SINGLE):
         if it % 50 == 49:
             means = mean_logs(sums, counts, world)
             check_finite(means, history, epoch)
+            if log is not None:
+                log(it + 1, means)
             if isinstance(batch_iter, tqdm):
                 batch_iter.set_postfix({k: f"{v:.3f}" for k, v in means.items()
                                         if k in ("recon", "g_mix", "d_loss", "probe_acc")})
@@ -490,7 +506,10 @@ def train(args, opts, data, model, run_dir):
     device, world = opts["device"], opts["world"]
     start_epoch, steps = resume_training(args, model, run_dir, world)
     broadcast_weights(model, world)
-    results, failure = None, None
+    batch_size = opts["rank_batch_size"]
+    if steps is None:  # a checkpoint from before steps were recorded: as many steps every epoch as now
+        steps = start_epoch * batches_per_epoch(len(shard(torch.arange(len(data.train)), world)), batch_size, args.bpc)
+    results, failure, tb = None, None, None
     if world.main:  # only rank 0 writes: config, results, plots, images, checkpoints, progress
         try:
             make_run_dir(args, run_dir)
@@ -499,6 +518,7 @@ def train(args, opts, data, model, run_dir):
             write_config(run_dir, args, resolved_config(opts))
             (run_dir / "images").mkdir(exist_ok=True)
             results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
+            tb = TensorBoard(run_dir, steps) if args.tensorboard else None
         except ConfigError as e:
             failure = e
     if not all_ok(failure is None, world):
@@ -508,17 +528,16 @@ def train(args, opts, data, model, run_dir):
             print(f"{run_dir}: already trained {start_epoch} epochs (--epochs {args.epochs}); nothing to do")
         return
     data = on_device(data, device)
-    batch_size = opts["rank_batch_size"]
     for epoch in range(start_epoch + 1, args.epochs + 1):
         t0 = time.time()
         order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
-        n_batches = -(-len(order) // batch_size)
-        n_batches = min(n_batches, args.bpc) if args.bpc else n_batches
+        n_batches = batches_per_epoch(len(order), batch_size, args.bpc)
         bar = tqdm(batches(data.train, batch_size, device, order, args.bpc), total=n_batches,
                    desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0, disable=None if world.main else True)
-        train_logs = train_epoch(model, bar, args.update_g_every, epoch, world)
+        log = None if tb is None else (lambda done, means, before=steps: tb.running_losses(before + done, means))
+        train_logs = train_epoch(model, bar, args.update_g_every, epoch, world, log)
         train_time = time.time() - t0
-        steps = None if steps is None else steps + n_batches
+        steps += n_batches
         check_in_sync(model, world)
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_logs.items()}}
         row.update({f"valid_{k}": v for k, v in evaluate(model, data.valid, args.val_batch_size,
@@ -535,8 +554,10 @@ def train(args, opts, data, model, run_dir):
         row.update(train_time_s=round(train_time, 3), epoch_time_s=round(time.time() - t0, 3))
         results.append(row)
         save_curves(results.rows, run_dir / "curves.png")
+        if tb is not None:
+            tb.epoch(steps, row)
         if epoch % args.save_images_every == 0:
-            save_epoch_images(model, data, run_dir, epoch, args, device)
+            save_epoch_images(model, data, run_dir, epoch, args, device, tb, steps)
         ckpt = {"epoch": epoch, "steps": steps, "config": vars(args), "training": model.training_state(),
                 "versions": versions()}
         if world.distributed:
@@ -549,6 +570,8 @@ def train(args, opts, data, model, run_dir):
         print(f"epoch {epoch}/{args.epochs} " + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
               + f" ({row['epoch_time_s']:.1f}s)", flush=True)
     if world.main:
+        if tb is not None:
+            tb.close()
         if world.distributed:
             print(f"all {world.size} processes hold identical weights (compared after every epoch)")
         print(f"done: {run_dir}")

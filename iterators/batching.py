@@ -19,6 +19,12 @@ def batches(split, batch_size, device, order=None, limit=0):
         yield to_float(split.images[idx].to(device, non_blocking=True)), split.labels[idx].to(device)
 
 
+def batches_per_epoch(n, batch_size, limit=0):
+    """How many batches `batches` yields for n examples (at most `limit` when limit > 0)."""
+    n_batches = -(-n // batch_size)
+    return min(n_batches, limit) if limit else n_batches
+
+
 def epoch_order(seed, epoch, n):
     """Data order depends only on (seed, epoch), so a resumed run sees the same batches."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
