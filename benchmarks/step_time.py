@@ -4,7 +4,7 @@
     python -m benchmarks.step_time --device cuda --batch_sizes 64,1024,4096,16384 \\
         --variants reference,ours,ours+amp,ours+amp+compile --out bench.json
 
-Both steps train the paper's 32 px MNIST model (arch_acai_kyle, swapgan + mixup, lamb 10,
+Both steps train the paper's 32 px MNIST model (--arch, default arch_acai_kyle: the reference's networks; swapgan + mixup, lamb 10,
 Adam 1e-4 (0.5, 0.99), weight decay 1e-5, linear probe, G updated every 5th step) on random
 uint8 images of MNIST's shape, so no dataset is needed. The reference style
 (benchmarks/reference_step.py) reads batches from a DataLoader, calls the discriminator once per
@@ -29,14 +29,14 @@ from benchmarks.reference_step import reference_epoch, reference_layers, referen
 from iterators import Dataset, Split, batches, epoch_order, on_device  # noqa: E402
 from runs.run_dir import versions  # noqa: E402
 
-PAPER_FLAGS = ["--dataset=mnist", "--model=swapgan", "--mixer=mixup", "--arch=arch_acai_kyle", "--lamb=10",
+PAPER_FLAGS = ["--dataset=mnist", "--model=swapgan", "--mixer=mixup", "--lamb=10",
                "--beta=0", "--lr=1e-4", "--beta1=0.5", "--beta2=0.99", "--weight_decay=1e-5",
                "--cls_probe=linear_legacy", "--update_g_every=5"]
 
 
-def build(device, data, batch_size, amp=False, compile=False, seed=0):
+def build(device, data, batch_size, amp=False, compile=False, seed=0, arch="arch_acai_kyle"):
     """The model task_launcher.py builds for the paper's MNIST flags."""
-    flags = PAPER_FLAGS + [f"--batch_size={batch_size}", f"--device={device}", f"--seed={seed}"]
+    flags = PAPER_FLAGS + [f"--arch={arch}", f"--batch_size={batch_size}", f"--device={device}", f"--seed={seed}"]
     args = task_launcher.parse_args(flags + (["--amp"] if amp else []) + (["--compile"] if compile else []))
     opts = task_launcher.validate(args)
     task_launcher.check_against_data(args, opts, data)
@@ -57,9 +57,9 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def make_runner(variant, device, batch_size, steps, data, split_dev):
+def make_runner(variant, device, batch_size, steps, data, split_dev, arch):
     """A function running `steps` training steps of `variant`."""
-    model = build(device.type, data, batch_size, amp="amp" in variant, compile="compile" in variant)
+    model = build(device.type, data, batch_size, amp="amp" in variant, compile="compile" in variant, arch=arch)
     if variant == "reference":
         reference_layers(model)
         loader = reference_loader(data.train, batch_size, seed=0)
@@ -74,10 +74,10 @@ def make_runner(variant, device, batch_size, steps, data, split_dev):
     return ours
 
 
-def bench_batch(batch_size, variants, device, steps, repeats, warmup):
+def bench_batch(batch_size, variants, device, steps, repeats, warmup, arch="arch_acai_kyle"):
     data = synthetic_mnist(max(batch_size * steps, 4096))
     split_dev = on_device(data, device).train  # ours: on the GPU, as in a run
-    runners = {v: make_runner(v, device, batch_size, steps, data, split_dev) for v in variants}
+    runners = {v: make_runner(v, device, batch_size, steps, data, split_dev, arch) for v in variants}
     times = {v: [] for v in variants}
     for r in range(warmup + repeats):
         for v, run in runners.items():
@@ -106,17 +106,18 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per variant (the median is reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed blocks per variant first")
     p.add_argument("--out", default=None, help="also write the results as JSON to this file")
+    p.add_argument("--arch", default="arch_acai_kyle", help="network preset (default: the paper's, the reference's port)")
     a = p.parse_args(argv)
     cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if cuda else "cpu")
     batch_sizes = [int(b) for b in (a.batch_sizes or ("64,1024,4096,16384" if cuda else "64,256")).split(",")]
     variants = (a.variants or ("reference,ours,ours+amp,ours+amp+compile" if cuda else "reference,ours")).split(",")
     report = {"device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
-              "versions": versions(), "steps": a.steps, "repeats": a.repeats, "results": {}}
-    print(f"device: {report['device']}; torch {torch.__version__}; {a.steps} steps x {a.repeats} repeats")
+              "versions": versions(), "arch": a.arch, "steps": a.steps, "repeats": a.repeats, "results": {}}
+    print(f"device: {report['device']}; torch {torch.__version__}; --arch {a.arch}; {a.steps} steps x {a.repeats} repeats")
     for bs in batch_sizes:
         try:
-            res = bench_batch(bs, variants, device, a.steps, a.repeats, a.warmup)
+            res = bench_batch(bs, variants, device, a.steps, a.repeats, a.warmup, a.arch)
         except torch.OutOfMemoryError:
             print(f"batch {bs}: out of memory")
             report["results"][bs] = "out of memory"
