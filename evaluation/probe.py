@@ -10,6 +10,8 @@ what random features already give. --mode_override train_examples=N fits on the 
 examples only (the training split is already a fixed random order), for short evaluations.
 The result goes to probe.json and to probe_epoch<N>.json (N: the checkpoint's epoch; --resume picks
 the checkpoint), so that a run's checkpoints can be compared over training (evaluation.report).
+The random-init fit does not depend on the checkpoint, so a later probe of the same run on the same
+examples reuses the earlier one (random_init_from names the file; null when fitted).
 """
 import copy
 import dataclasses
@@ -67,15 +69,31 @@ def _probe_data(data, train_examples):
     return dataclasses.replace(data, train=train)
 
 
+def _earlier_random_init(run_dir, n):
+    """The random-init fit depends on the run's flags only, not on the checkpoint: the one an earlier
+    probe of this run made on the same examples (same protocol, C grid and split sizes), if any."""
+    for f in sorted(run_dir.glob("probe_epoch*.json")):
+        try:
+            old = json.loads(f.read_text())
+            if (old["protocol"], old["C_grid"], old["n"]) == (PROTOCOL, list(C_GRID), n):
+                return old["random_init"], f.name
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None, None
+
+
 def probe(args, opts, data, model, run_dir):
     data = _probe_data(data, opts["mode_options"]["train_examples"])
     untrained = copy.deepcopy(model)  # main() built it from --seed: the networks training started from
     path, epoch, steps = _load_checkpoint(args, model, run_dir)
     trained = encode_dataset(model, data, args.val_batch_size, opts["device"])
+    n = {s: len(trained[s][1]) for s in SPLITS}
+    random_init, source = _earlier_random_init(run_dir, n)
+    if random_init is None:
+        random_init = fit_logreg(encode_dataset(untrained, data, args.val_batch_size, opts["device"]))
     result = {"checkpoint": str(path), "epoch": epoch, "steps": steps, "protocol": PROTOCOL, "C_grid": list(C_GRID),
-              "n": {s: len(trained[s][1]) for s in SPLITS}, "feature_dim": trained["train"][0].shape[1],
-              "trained": fit_logreg(trained),
-              "random_init": fit_logreg(encode_dataset(untrained, data, args.val_batch_size, opts["device"]))}
+              "n": n, "feature_dim": trained["train"][0].shape[1], "trained": fit_logreg(trained),
+              "random_init": random_init, "random_init_from": source}  # source: None when fitted here
     text = json.dumps(result, indent=1) + "\n"
     atomic_write_text(run_dir / f"probe_epoch{epoch}.json", text)  # one per checkpoint, for curves over training
     atomic_write_text(run_dir / "probe.json", text)  # the checkpoint probed last

@@ -75,3 +75,25 @@ def test_probe_without_checkpoint_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--mode probe: no checkpoint" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_random_init_fit_is_reused_from_an_earlier_probe_of_the_run(tmp_path):
+    train = TRAIN + ["--epochs=2", "--save_every=1", "--save_path", tmp_path]
+    assert run(train) == 0
+    d = tmp_path / "s0" / "digits_swapgan_mixup" / "0"
+    assert run(train + ["--mode=probe", "--resume=1"]) == 0
+    first = json.loads((d / "probe_epoch1.json").read_text())
+    assert first["random_init_from"] is None
+    assert run(train + ["--mode=probe", "--resume=2"]) == 0
+    second = json.loads((d / "probe_epoch2.json").read_text())
+    assert second["random_init_from"] == "probe_epoch1.json" and second["random_init"] == first["random_init"]
+    assert second["trained"] != first["trained"]
+    # what reuse saves is exactly what a fit would give: fitting again reproduces it
+    (d / "probe_epoch1.json").unlink()
+    (d / "probe_epoch2.json").unlink()
+    assert run(train + ["--mode=probe", "--resume=2"]) == 0
+    again = json.loads((d / "probe_epoch2.json").read_text())
+    assert again["random_init_from"] is None and again["random_init"] == first["random_init"]
+    # other examples: fitted anew
+    assert run(train + ["--mode=probe", "--resume=1", "--mode_override=train_examples=100"]) == 0
+    assert json.loads((d / "probe_epoch1.json").read_text())["random_init_from"] is None
