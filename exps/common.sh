@@ -3,11 +3,10 @@
 # flag names, the dataset flags of each table, the seed and the smoke switch.
 #   SEED=1      --seed of the run (exps/run_table.sh loops over $SEEDS)
 #   SMOKE=1     a smoke run: 1 epoch of 2 batches of 16 from 32 examples, 4-channel networks
-#   DATA_DIR    datasets (default ../shared/data seen from the repository root)
+#   DATA_DIR    datasets (default: the launcher's, ./data)
 #   RESULTS_DIR results root, as for task_launcher.py (default ./results)
 # A script's own arguments come last, so they override everything here (e.g. --epochs=5 --bpc=200).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export DATA_DIR=${DATA_DIR:-../shared/data}
 
 PAPER_FLAGS=(--batch_size=64 --lr=1e-4 --beta1=0.5 --beta2=0.99 --weight_decay=1e-5 --beta=0.0 --cls=0.0
              --ngf=0 --ndf=0 --update_g_every=5 --resume=auto --save_every=100 --save_images_every=100

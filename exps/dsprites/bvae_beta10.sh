@@ -1,6 +1,6 @@
 #!/bin/bash
 # The reference repository's exps/dsprite/bvae_beta100.sh (Table 4, the beta-VAE baseline) with the data
-# folder $DATA_DIR (default ../shared/data; see mixup_lamb1.sh) and two translations:
+# folder $DATA_DIR (default ./data; see mixup_lamb1.sh) and two translations:
 #   --beta=10: the reference averaged the KL over the 10 latent dimensions with beta 100; here the KL is
 #              summed over them, so the same objective has beta 100 / 10 = 10;
 #   --recon_loss=bce_sum: the reference's VAE 'bce' was already summed over pixels and averaged over the batch;
@@ -9,7 +9,6 @@
 # FactorVAE/BetaVAE/MIG scores go to results.csv every 10 epochs; afterwards
 #   bash exps/dsprites/bvae_beta10.sh --mode=disentangle
 cd "$(dirname "$0")/../.."
-export DATA_DIR=${DATA_DIR:-../shared/data}
 exec python task_launcher.py run \
 --model=vae \
 --dataset=dsprite \

@@ -1,12 +1,11 @@
 #!/bin/bash
 # The reference repository's exps/dsprite/mixup_lamb1.sh (Table 4, mixup autoencoder on dSprites) with
-# the data folder $DATA_DIR (default ../shared/data seen from the repo root; it reads
+# the data folder $DATA_DIR (default ./data, the launcher's; it reads
 # dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz, else dsprites/dsprites_downsampled.npz) and the
 # FactorVAE/BetaVAE/MIG scores added to results.csv every 10 epochs. Afterwards:
 #   bash exps/dsprites/mixup_lamb1.sh --mode=disentangle      # all four metrics -> disentangle.json
 # Extra flags given to this script are appended, so later values override.
 cd "$(dirname "$0")/../.."
-export DATA_DIR=${DATA_DIR:-../shared/data}
 exec python task_launcher.py run \
 --dataset=dsprite \
 --arch=architectures/dsprite_gd.py \
