@@ -34,11 +34,12 @@ def paired(method: dict, reference: dict) -> Paired:
     return Paired(len(d), mean, se, sum(x > 0 for x in d), sum(x == 0 for x in d), sum(x < 0 for x in d), seeds)
 
 
-def decide(first: Paired, last: Paired) -> str:
+def decide(first: Paired, last: Paired, min_seeds: int = 3) -> str:
     """The rule of docs/cpu_study.md: BEATS if at the last checkpoint every seed's difference is
     positive and the mean exceeds 2 standard errors, and the mean at the first checkpoint is
-    positive too; WORSE for the mirror image; otherwise UNDECIDED (also without an SE)."""
-    if last.n < 2 or last.se is None or first.mean is None:
+    positive too; WORSE for the mirror image; otherwise UNDECIDED (also with fewer than
+    `min_seeds` paired seeds: the study fixed three before it ran)."""
+    if last.n < max(2, min_seeds) or last.se is None or first.mean is None:
         return UNDECIDED
     if last.positive == last.n and last.mean > 2 * last.se and first.mean > 0:
         return BEATS

@@ -133,7 +133,7 @@ def checkpoint_rows(runs):
     return rows
 
 
-def paired_rows(runs):
+def paired_rows(runs, min_seeds=3):
     """Each method against each reference of REFERENCES present in its setting, at every checkpoint
     both have: the paired difference of offline test accuracy (runs paired by seed). The row of
     the last checkpoint carries the decision (evaluation.paired.decide with the first)."""
@@ -160,7 +160,8 @@ def paired_rows(runs):
                                  "method": label, "name": name, "epoch": epoch, "steps": _steps(members, epoch),
                                  "n": p.n, "mean_diff": p.mean, "se": p.se, "seeds_positive": p.positive,
                                  "seeds_zero": p.zero, "seeds_negative": p.negative,
-                                 "decision": decide(results[0][1], p) if last and len(results) > 1 else ""})
+                                 "decision": decide(results[0][1], p, min_seeds) if last and len(results) > 1
+                                 else ""})
     return rows
 
 
@@ -168,7 +169,7 @@ def _pp(value, signed=False):
     return "–" if value is None else (f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}")
 
 
-def checkpoint_markdown(ckpt_rows, pair_rows):
+def checkpoint_markdown(ckpt_rows, pair_rows, min_seeds=3):
     if not ckpt_rows:
         return []
     lines = ["", "## Offline probe at each checkpoint", "",
@@ -188,9 +189,9 @@ def checkpoint_markdown(ckpt_rows, pair_rows):
         lines += ["", f"## Paired differences to {ref_label}", "",
                   "Offline test accuracy of the method minus that of the reference run with the same seed, in "
                   "percentage points: mean over seeds, its standard error (sample sd / √n), and the seeds with a "
-                  "positive, zero and negative difference. Decision (last checkpoint, docs/cpu_study.md): "
-                  "*beats* if every seed is positive, the mean exceeds 2 SE and the mean at the first checkpoint "
-                  "is positive; *worse* for the mirror image; else *no decision*.", "",
+                  "positive, zero and negative difference. Decision (last checkpoint, docs/cpu_study.md; at least "
+                  f"{min_seeds} seeds): *beats* if every seed is positive, the mean exceeds 2 SE and the mean at "
+                  "the first checkpoint is positive; *worse* for the mirror image; else *no decision*.", "",
                   "| setting | method | vs | epoch | steps | n | mean difference | SE | seeds + / = / − | decision |",
                   "|" + " --- |" * 10]
         for r in (r for r in pair_rows if r["reference_label"] == ref_label):
@@ -279,6 +280,8 @@ def main(argv=None):
     p.add_argument("--last", type=int, default=20,
                    help="online protocol: median over this many last epochs (ACAI: 20; fewer if a run has fewer)")
     p.add_argument("--out", type=Path, default=None, help="folder for report.md/.csv/.png (default: save_path)")
+    p.add_argument("--min_seeds", type=int, default=3,
+                   help="paired seeds a decision needs (default 3, the CPU study's); with fewer: no decision")
     args = p.parse_args(argv)
     out = args.out or args.save_path
     if not args.save_path.is_dir():
@@ -289,9 +292,9 @@ def main(argv=None):
         print(f"evaluation.report: error: --last must be >= 1, got {args.last}", file=sys.stderr)
         return 2
     runs = find_runs(args.save_path, args.last)
-    groups, ckpt_rows, pair_rows = summarise(runs), checkpoint_rows(runs), paired_rows(runs)
+    groups, ckpt_rows, pair_rows = summarise(runs), checkpoint_rows(runs), paired_rows(runs, args.min_seeds)
     out.mkdir(parents=True, exist_ok=True)
-    text = markdown(args.save_path, groups, runs, args.last) + "\n".join(checkpoint_markdown(ckpt_rows, pair_rows))
+    text = markdown(args.save_path, groups, runs, args.last) + "\n".join(checkpoint_markdown(ckpt_rows, pair_rows, args.min_seeds))
     atomic_write_text(out / "report.md", text.rstrip("\n") + "\n")
     atomic_write_text(out / "report.csv", csv_text(groups))
     plot(runs, out / "probe_accuracy.png")

@@ -188,3 +188,15 @@ def test_no_checkpoint_probes_no_paired_outputs(tmp_path, capsys):
     capsys.readouterr()
     assert not (tmp_path / "paired.csv").exists() and not (tmp_path / "offline_accuracy.png").exists()
     assert "Paired" not in (tmp_path / "report.md").read_text()
+
+
+def test_no_decision_with_fewer_seeds_than_the_study_fixed(tmp_path, capsys):
+    for s in (1, 2):  # clearly better on both seeds, but the study fixed three
+        study_run(tmp_path, "baseline", s, [0.80, 0.80, 0.80], disable_mix=True)
+        study_run(tmp_path, "mixup", s, [0.85, 0.86, 0.87 + s / 1000])
+    assert report.main([str(tmp_path)]) == 0
+    row = paired_table(tmp_path / "paired.csv")[("mixup", "baseline", 3)]
+    assert row["n"] == "2" and row["seeds_positive"] == "2" and row["decision"] == "no decision"
+    assert report.main([str(tmp_path), "--min_seeds", "2"]) == 0
+    capsys.readouterr()
+    assert paired_table(tmp_path / "paired.csv")[("mixup", "baseline", 3)]["decision"] == "beats"
