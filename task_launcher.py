@@ -149,7 +149,8 @@ def build_parser():
     g.add_argument("--save_images_every", type=int, default=1, help="write image grids every N epochs")
     g.add_argument("--tensorboard", action="store_true",
                    help="also log to <run_dir>/tb/ for TensorBoard: every results.csv column each epoch, running "
-                        "training losses every 50 steps, the epoch images and an interpolation grid (runs/tensorboard.py)")
+                        "training losses every 50 steps, the epoch images and an interpolation grid "
+                        "(runs/tensorboard.py)")
     g.add_argument("--disentangle_every", type=int, default=0,
                    help="every N epochs add the FactorVAE, BetaVAE and MIG scores of --mode disentangle to "
                         "results.csv (datasets with factors: dsprite; DCI is left to the mode, its boosted trees "

@@ -24,7 +24,8 @@ class ArchPreset:
 
 _REF = ("the reference's networks (its port of ACAI: leaky-ReLU slope 0.01, first 1x1 conv padded so 32 px "
         "grows to 34, plain first D conv, its initialiser)")
-_ACAI = "ACAI's layers (slope 0.2, unpadded 1x1 conv, ACAI's init) with instance norm in G, spectral norm on every D conv"
+_ACAI = ("ACAI's layers (slope 0.2, unpadded 1x1 conv, ACAI's init) with instance norm in G, spectral norm on "
+         "every D conv")
 ARCHITECTURES = {
     "arch_acai_kyle": ArchPreset(f"{_REF}; 32 px, bottleneck 4x4x2 = 32 (Tables 1-2)", 32, 4, 2, style="reference"),
     "arch_acai_kyle_256": ArchPreset(f"{_REF}; 32 px, bottleneck 4x4x16 = 256 (Table 3)", 32, 4, 16,

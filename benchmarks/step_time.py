@@ -4,8 +4,9 @@
     python -m benchmarks.step_time --device cuda --batch_sizes 64,1024,4096,16384 \\
         --variants reference,ours,ours+amp,ours+amp+compile --out bench.json
 
-Both steps train the paper's 32 px MNIST model (--arch, default arch_acai_kyle: the reference's networks; swapgan + mixup, lamb 10,
-Adam 1e-4 (0.5, 0.99), weight decay 1e-5, linear probe, G updated every 5th step) on random
+Both steps train the paper's 32 px MNIST model (--arch, default arch_acai_kyle: the reference's
+networks; swapgan + mixup, lamb 10, Adam 1e-4 (0.5, 0.99), weight decay 1e-5, linear probe, G
+updated every 5th step) on random
 uint8 images of MNIST's shape, so no dataset is needed. The reference style
 (benchmarks/reference_step.py) reads batches from a DataLoader, calls the discriminator once per
 term, reads every loss with .item() each step and uses the reference's layers (NCHW,
@@ -106,7 +107,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per variant (the median is reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed blocks per variant first")
     p.add_argument("--out", default=None, help="also write the results as JSON to this file")
-    p.add_argument("--arch", default="arch_acai_kyle", help="network preset (default: the paper's, the reference's port)")
+    p.add_argument("--arch", default="arch_acai_kyle",
+                   help="network preset (default: the paper's, the reference's port)")
     a = p.parse_args(argv)
     cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if cuda else "cpu")
@@ -114,7 +116,8 @@ def main(argv=None):
     variants = (a.variants or ("reference,ours,ours+amp,ours+amp+compile" if cuda else "reference,ours")).split(",")
     report = {"device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
               "versions": versions(), "arch": a.arch, "steps": a.steps, "repeats": a.repeats, "results": {}}
-    print(f"device: {report['device']}; torch {torch.__version__}; --arch {a.arch}; {a.steps} steps x {a.repeats} repeats")
+    print(f"device: {report['device']}; torch {torch.__version__}; --arch {a.arch}; "
+          f"{a.steps} steps x {a.repeats} repeats")
     for bs in batch_sizes:
         try:
             res = bench_batch(bs, variants, device, a.steps, a.repeats, a.warmup, a.arch)
