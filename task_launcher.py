@@ -63,7 +63,6 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser():
     p = OneLineParser(prog="task_launcher.py", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    add = p.add_argument
     g = p.add_argument_group("model")
     g.add_argument("--model", default="swapgan", choices=MODELS,
                    help="; ".join(f"{n}: {d[2]}" for n, d in MODELS.items()))
@@ -300,7 +299,8 @@ def validate(args):
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
                           else "cpu")
     if args.compile and device.type == "cpu" and not (shutil.which("g++") or shutil.which("clang++")):
-        raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
+        raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; "
+                          "install one or drop --compile")
     if args.name is None:
         args.name = (f"{args.dataset}_ae" if objective == "ae" else
                      f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}")
@@ -534,7 +534,8 @@ def train(args, opts, data, model, run_dir):
         order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
         n_batches = batches_per_epoch(len(order), batch_size, args.bpc)
         bar = tqdm(batches(data.train, batch_size, device, order, args.bpc), total=n_batches,
-                   desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0, disable=None if world.main else True)
+                   desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0,
+                   disable=None if world.main else True)
         log = None if tb is None else (lambda done, means, before=steps: tb.running_losses(before + done, means))
         train_logs = train_epoch(model, bar, args.update_g_every, epoch, world, log)
         train_time = time.time() - t0
@@ -602,11 +603,13 @@ MODES = {
     "pca": Mode(embedding_map.embedding_map, "PCA map of validation bottleneck codes coloured by label (fast)",
                 embedding_map.PCA_OPTIONS),
     "interp_sup_train": Mode(class_mix_eval.interpolate_supervised, "class-conditioned mixes of pairs of training "
-                             "examples for the targets {a}, {a,b}, {b}, {} (needs --cls > 0)", class_mix_eval.INTERP_OPTIONS),
+                             "examples for the targets {a}, {a,b}, {b}, {} (needs --cls > 0)",
+                             class_mix_eval.INTERP_OPTIONS),
     "interp_sup_valid": Mode(class_mix_eval.interpolate_supervised, "as interp_sup_train on validation examples",
                              class_mix_eval.INTERP_OPTIONS),
     "label_consistency": Mode(class_mix_eval.label_consistency, "how often an independent classifier labels decoded "
-                              "class-conditioned mixes as requested, vs random masks; writes rates.csv (needs --cls > 0)",
+                              "class-conditioned mixes as requested, vs random masks; writes rates.csv "
+                              "(needs --cls > 0)",
                               class_mix_eval.RATE_OPTIONS),
 }
 

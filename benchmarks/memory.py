@@ -43,7 +43,8 @@ def main(argv=None):
     summary = {"epochs": last, "rss_mib": rss, "growth_epoch5_to_last_mib": round(growth, 1),
                "per_epoch_after_5_mib": round(growth / max(last - 5, 1), 2), "peak_mib": round(max(rss.values()), 1)}
     print(f"RSS epoch 1 {rss[1]:.1f} MiB, epoch {min(5, last)} {rss[min(5, last)]:.1f} MiB, epoch {last} "
-          f"{rss[last]:.1f} MiB: growth after epoch 5 {growth:+.1f} MiB ({summary['per_epoch_after_5_mib']:+.2f} MiB/epoch)")
+          f"{rss[last]:.1f} MiB: growth after epoch 5 {growth:+.1f} MiB "
+          f"({summary['per_epoch_after_5_mib']:+.2f} MiB/epoch)")
     if a.out:
         Path(a.out).write_text(json.dumps(summary, indent=1))
     return summary

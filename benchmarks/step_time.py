@@ -17,18 +17,15 @@ from other processes hits both alike; the figure is the median over repeats afte
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import task_launcher  # noqa: E402
-from benchmarks.reference_step import reference_epoch, reference_layers, reference_loader  # noqa: E402
-from iterators import Dataset, Split, batches, epoch_order, on_device  # noqa: E402
-from runs.run_dir import versions  # noqa: E402
+import task_launcher
+from benchmarks.reference_step import reference_epoch, reference_layers, reference_loader
+from iterators import Dataset, Split, batches, epoch_order, on_device
+from runs.run_dir import versions
 
 PAPER_FLAGS = ["--dataset=mnist", "--model=swapgan", "--mixer=mixup", "--lamb=10",
                "--beta=0", "--lr=1e-4", "--beta1=0.5", "--beta2=0.99", "--weight_decay=1e-5",

@@ -50,5 +50,6 @@ def on_device(data, device, max_fraction=0.5):
     size = sum(s.images.nbytes + s.labels.nbytes for s in splits.values())
     if size > max_fraction * torch.cuda.mem_get_info(device)[0]:
         return data
-    return dataclasses.replace(data, **{name: dataclasses.replace(s, images=s.images.to(device), labels=s.labels.to(device))
+    return dataclasses.replace(data, **{name: dataclasses.replace(s, images=s.images.to(device),
+                                                                  labels=s.labels.to(device))
                                         for name, s in splits.items()})

@@ -25,7 +25,8 @@ def versions():
     import numpy
     import sklearn
     import torchvision
-    info = {"python": sys.version.split()[0], "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
+    info = {"python": sys.version.split()[0], "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__),
             "numpy": str(numpy.__version__), "scikit-learn": str(sklearn.__version__)}
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name()

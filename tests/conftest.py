@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 # Tests run tiny networks, many of them in subprocesses: one intra-op thread per process is
@@ -13,7 +12,6 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
 
 needs_shared_mnist = pytest.mark.skipif(not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(),
                                         reason=f"real MNIST not found under {SHARED_DATA}")
@@ -31,3 +29,10 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """Tiny files of every image dataset format (tests/dataset_files.py) in one --data_dir."""
+    from dataset_files import write_all
+    return write_all(tmp_path_factory.mktemp("data"))

@@ -65,7 +65,7 @@ def test_random_code_scores_near_zero_or_chance(scores):
 
 
 def test_duplicating_one_factor_and_dropping_another_scores_in_between(scores):
-    s, true = scores["duplicate_and_drop"], scores["true"]
+    s = scores["duplicate_and_drop"]
     assert 0.6 < s["factor_vae"]["eval_accuracy"] < 0.9  # the dropped factor's votes are lost
     assert 0.4 < s["mig"]["discrete_mig"] < 0.6  # two factors of four have no gap: ~ 1/2
     assert s["mig"]["per_factor"][2] < 0.05 and s["mig"]["per_factor"][3] < 0.05

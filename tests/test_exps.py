@@ -12,7 +12,6 @@ import yaml
 import task_launcher
 
 from conftest import ROOT
-from test_iterators import data_dir  # noqa: F401  (a fixture: tiny files of every dataset format)
 
 SCRIPTS = sorted((ROOT / "exps").glob("table*/*.sh"))
 # Each table's settings, given to its scripts in turn so that every branch of exps/common.sh runs:

@@ -2,69 +2,15 @@
 import os
 import pickle
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
 import torch
 
 from iterators import DATASETS, DatasetError, load_dataset, to_float
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-N_TRAIN, N_TEST = 120, 20
-
-
-# Image i is the constant value i (train) or 200 + i (test), with label value % 10.
-# Constant images survive bilinear resizing exactly, so each loaded image tells which
-# source example it came from: that checks splits, alignment and disjointness at once.
-def _values(n, offset=0):
-    return np.arange(offset, offset + n, dtype=np.uint8)
-
-
-def _write_idx(path, arr):
-    arr = np.asarray(arr, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, arr.ndim]) + np.asarray(arr.shape, ">i4").tobytes()
-    path.write_bytes(header + arr.tobytes())
-
-
-def _write_mnist_like(root, cls_name):
-    raw = root / cls_name / "raw"
-    raw.mkdir(parents=True)
-    for prefix, n, off in (("train", N_TRAIN, 0), ("t10k", N_TEST, 200)):
-        v = _values(n, off)
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", np.broadcast_to(v[:, None, None], (n, 28, 28)))
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", v % 10)
-
-
-def _write_svhn(root, n_train=50):
-    for name, n, off in (("train", n_train, 0), ("test", N_TEST, 200)):
-        v = _values(n, off)
-        x = np.broadcast_to(v, (32, 32, 3, n)).copy()  # official layout [H, W, C, N]
-        y = (v % 10).astype(np.uint8)
-        y[y == 0] = 10  # official SVHN labels digit 0 as 10
-        scipy.io.savemat(str(root / f"{name}_32x32.mat"), {"X": x, "y": y[:, None]})
-
-
-def _write_cifar(root, protocol=pickle.HIGHEST_PROTOCOL):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    batches = [(f"data_batch_{i + 1}", _values(10, 10 * i)) for i in range(5)]
-    for name, v in batches + [("test_batch", _values(N_TEST, 200))]:
-        d = {b"batch_label": name.encode(), b"labels": [int(a) % 10 for a in v],
-             b"data": np.repeat(v[:, None], 3072, axis=1)}
-        with open(folder / name, "wb") as fh:
-            pickle.dump(d, fh, protocol=protocol)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    _write_mnist_like(root, "MNIST")
-    _write_mnist_like(root, "KMNIST")
-    _write_svhn(root)
-    _write_cifar(root)
-    return root
+from conftest import SHARED_DATA
+from dataset_files import N_TEST, N_TRAIN, write_cifar, write_mnist_like
 
 
 def _ids(split):
@@ -161,7 +107,7 @@ def test_failed_download_is_one_line_error(tmp_path, monkeypatch):
 
 
 def test_corrupt_file_is_named(tmp_path):
-    _write_mnist_like(tmp_path, "MNIST")
+    write_mnist_like(tmp_path, "MNIST")
     bad = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
     bad.write_bytes(bad.read_bytes()[:-5])  # truncated
     with pytest.raises(DatasetError, match="train-labels-idx1-ubyte"):
@@ -173,7 +119,7 @@ def test_corrupt_file_is_named(tmp_path):
 
 
 def test_cifar_protocol2_pickles(tmp_path):
-    _write_cifar(tmp_path, protocol=2)  # uses numpy _reconstruct and _codecs.encode, like old pickles
+    write_cifar(tmp_path, protocol=2)  # uses numpy _reconstruct and _codecs.encode, like old pickles
     assert len(load_dataset("cifar10", tmp_path, download=False).train) == 40
 
 
@@ -186,7 +132,7 @@ class _Evil:
 
 
 def test_malicious_cifar_pickle_refused(tmp_path):
-    _write_cifar(tmp_path)
+    write_cifar(tmp_path)
     marker = tmp_path / "pwned"
     with open(tmp_path / "cifar-10-batches-py" / "data_batch_3", "wb") as fh:
         pickle.dump({b"data": _Evil(marker), b"labels": [0]}, fh)

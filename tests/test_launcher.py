@@ -88,7 +88,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     sb = torch.load(run_dir(b, name) / "last.pt", weights_only=True)["training"]
     for key, value in sa["model"].items():
         assert torch.equal(value, sb["model"][key]), key
-    assert rows(run_dir(a, name) / "results.csv") [-1]["train_recon"] == rows(run_dir(b, name) / "results.csv")[-1]["train_recon"]
+    last_a, last_b = rows(run_dir(a, name) / "results.csv")[-1], rows(run_dir(b, name) / "results.csv")[-1]
+    assert last_a["train_recon"] == last_b["train_recon"]
 
 
 def test_load_config_reruns_and_overrides(tmp_path, capsys):

@@ -1,7 +1,6 @@
 """Tests for models/ (mixing, AMR training steps, checkpoints, interpolation) and the
 architecture / probe registries. Tiny CPU batches (8 images of 1x32x32) throughout."""
 import io
-import math
 import sys
 
 import pytest

@@ -164,7 +164,8 @@ def test_paired_differences_known_answers(tmp_path, capsys):
 
     text = (tmp_path / "report.md").read_text()
     assert "## Offline probe at each checkpoint" in text and "## Paired differences to the baseline" in text
-    assert "| mnist, bottleneck 32 | Bernoulli mixup, k=2 | `baseline` | 3 | 1500 | 3 | +4.00 | 0.58 | 3 / 0 / 0 | **beats** |" in text
+    assert ("| mnist, bottleneck 32 | Bernoulli mixup, k=2 | `baseline` | 3 | 1500 | 3 | +4.00 | 0.58 | 3 / 0 / 0 "
+            "| **beats** |") in text
     # the checkpoint table: offline mean ± std, random-init floor and valid reconstruction of that epoch
     assert "| `baseline` | 3 | 1500 | 3 | 83.33 ± 2.08 | 84.00 ± 0.00 | 0.2700 ± 0.0000 |" in text
     png = Image.open(tmp_path / "offline_accuracy.png")
