@@ -17,8 +17,8 @@ from typing import Optional, Sequence, Union
 import torch
 
 from iterators import DATASETS, DatasetError, load_dataset, to_float
-from models.interpolation import decode_mixes
-from models.mixing import interpolation_weights, mix_codes
+from models.interpolation import interpolate_pairs
+from models.mixing import mix_codes
 
 from .checkpoint import LAST, CheckpointError, epoch_path, load_checkpoint
 from .errors import ConfigError
@@ -94,9 +94,8 @@ class Run:
         a fixed order), as the interpolation grids of --mode interp_valid."""
         if steps < 2:
             raise ValueError(f"steps must be >= 2, got {steps}")
-        a, b = self._images(a), self._images(b)
-        channels = self.model.encode(a[:1]).shape[1]
-        return decode_mixes(self.model, [a, b], interpolation_weights(self.config["mixer"], steps, channels))
+        rows = interpolate_pairs(self.model, self._images(a), self._images(b), self.config["mixer"], steps)
+        return rows[:, 1:-1]  # without the two inputs interpolate_pairs puts at the ends
 
 
 def _checkpoint_path(folder, checkpoint):
