@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_arch
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
-from evaluation import disentangle, interpolation, probe as offline_probe
+from evaluation import disentangle, interpolation, lines as lines_eval, probe as offline_probe
 from evaluation import embedding_map, frames
 from evaluation import class_mixing as class_mix_eval
 from iterators import (DATASETS, DatasetError, batches, batches_per_epoch, epoch_order, load_dataset, on_device,
@@ -154,6 +154,9 @@ def build_parser():
                    help="every N epochs add the FactorVAE, BetaVAE and MIG scores of --mode disentangle to "
                         "results.csv (datasets with factors: dsprite; DCI is left to the mode, its boosted trees "
                         "take minutes on a CPU); 0: never")
+    g.add_argument("--lines_eval_every", type=int, default=0,
+                   help="every N epochs add the mean distance and smoothness of --mode lines_eval (default protocol) "
+                        "to results.csv as lines_mean_distance, lines_smoothness (--dataset lines); 0: never")
     g.add_argument("--val_batch_size", type=int, default=64,
                    help="evaluation batch size; also the number of examples in interpolation grids")
     g.add_argument("--resume", default="auto",
@@ -288,8 +291,8 @@ def validate(args):
     if objective == "vae" and args.recon_loss != "bce_sum":
         raise ConfigError("--model vae needs --recon_loss bce_sum (Bernoulli likelihood summed over pixels, "
                           "what the reference's VAE called bce)")
-    if args.latent_dim < 0 or args.disentangle_every < 0:
-        raise ConfigError("--latent_dim and --disentangle_every must be >= 0")
+    if min(args.latent_dim, args.disentangle_every, args.lines_eval_every) < 0:
+        raise ConfigError("--latent_dim, --disentangle_every and --lines_eval_every must be >= 0")
     code_size = replace(ARCHITECTURES[arch], latent=args.latent_dim or ARCHITECTURES[arch].latent).code_size
     if probe_args.get("n_in", code_size) != code_size:
         raise ConfigError(f"--cls_probe_args: n_in {probe_args['n_in']} does not match the bottleneck of "
@@ -330,6 +333,8 @@ def check_against_data(args, opts, data):
                           f"--dataset {args.dataset} has {data.image_size} px; use one of: {', '.join(fits)}")
     if args.disentangle_every:
         disentangle.require_factors(data, "--disentangle_every")
+    if args.lines_eval_every:
+        lines_eval.require_lines(data, "--lines_eval_every")
 
 
 # ---- model ---------------------------------------------------------------------------------
@@ -553,6 +558,8 @@ def train(args, opts, data, model, run_dir):
             row.update(class_mix_eval.epoch_columns(model, data, args, device))
         if args.disentangle_every and epoch % args.disentangle_every == 0:
             row.update(disentangle.epoch_columns(model, data, args, device))
+        if args.lines_eval_every and epoch % args.lines_eval_every == 0:
+            row.update(lines_eval.epoch_columns(model, data, args, device))
         row.update(train_time_s=round(train_time, 3), epoch_time_s=round(time.time() - t0, 3))
         results.append(row)
         save_curves(results.rows, run_dir / "curves.png")
@@ -589,6 +596,10 @@ MODES = {
                                                  "(dsprite); writes disentangle.json", disentangle.OPTIONS),
     "dsprite_disentangle_fv": Mode(disentangle.disentangle, "the FactorVAE score only (the reference's mode name); "
                                                             "writes disentangle.json", disentangle.OPTIONS),
+    "lines_eval": Mode(lines_eval.lines_eval, "ACAI's interpolation benchmark (--dataset lines): mean distance to the "
+                                             "nearest true line and smoothness of the model's, pixel-space and ideal "
+                                             "interpolations; writes lines_eval.json, interpolations.npz, grid.png",
+                       lines_eval.OPTIONS),
     "probe": Mode(offline_probe.probe, "offline linear probe: logistic regression on the frozen encoder's codes, "
                                        "C chosen on valid, for the checkpoint and the random init; writes probe.json",
                   offline_probe.OPTIONS),

@@ -38,6 +38,8 @@ ARCHITECTURES = {
     "acai256": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x16 = 256", 32, 4, 16),
     "acai1024": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x64 = 1024", 32, 4, 64),
     "acai64": ArchPreset(f"{_ACAI}; 64 px, bottleneck 4x4x2 = 32", 64, 4, 2),
+    "acai_lines": ArchPreset(f"{_ACAI}; 32 px, bottleneck 2x2x16 = 64: ACAI's network for its lines benchmark "
+                             "(latent_width 2, depth 16, latent 16)", 32, 2, 16),
     "acai32_plain": ArchPreset("ACAI's networks as published (its layers and init, no instance norm, no spectral "
                                "norm); 32 px, bottleneck 4x4x2 = 32 (--latent_dim 16: 256)", 32, 4, 2,
                                style="acai_plain"),

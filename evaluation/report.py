@@ -13,6 +13,10 @@ PROBE_EPOCHS):
               autoencoder control) of the same seed, with the decision rule of docs/cpu_study.md
   paired.csv  those paired differences, one row per (setting, reference, method, checkpoint)
   offline_accuracy.png  offline test accuracy against training steps, mean ± std over seeds, per method
+and, where runs have a lines_eval.json (--mode lines_eval, --dataset lines; evaluation/lines_table.py):
+  report.md   also each method's mean distance and smoothness with the pixel and ideal references and
+              the paired differences to the baseline
+  lines.csv   those numbers; lines_interpolations.png  one interpolation per method beside pixel and ideal
 Only finished runs enter the means; unfinished (killed, still running) and broken runs are listed.
 """
 import argparse
@@ -28,6 +32,7 @@ from matplotlib.figure import Figure
 
 from runs.files import atomic_write, atomic_write_text
 
+from .lines_table import lines_csv_text, lines_markdown, lines_picture, lines_rows
 from .paired import decide, paired
 from .runs_table import find_runs
 
@@ -296,6 +301,14 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     text = (markdown(args.save_path, groups, runs, args.last)
             + "\n".join(checkpoint_markdown(ckpt_rows, pair_rows, args.min_seeds)))
+    line_rows = lines_rows(runs)
+    if line_rows:
+        text += "\n".join(lines_markdown(line_rows))
+        atomic_write_text(out / "lines.csv", lines_csv_text(line_rows))
+        shown = lines_picture(runs, out / "lines_interpolations.png")
+        if shown:
+            text += ("\n\n![interpolations](lines_interpolations.png)\n\nRows of each block, top to bottom: "
+                     + "; ".join(shown) + ".")
     atomic_write_text(out / "report.md", text.rstrip("\n") + "\n")
     atomic_write_text(out / "report.csv", csv_text(groups))
     plot(runs, out / "probe_accuracy.png")

@@ -36,6 +36,7 @@ class Run:
     curve: list = field(default_factory=list)  # [(epoch, test_probe_acc)]
     scores: dict = field(default_factory=dict)  # online_/offline_/random_init_ + test/valid -> accuracy
     checkpoints: dict = field(default_factory=dict)  # epoch -> Checkpoint (probe_epoch<N>.json)
+    lines: Optional[dict] = None       # lines_eval.json of the last epoch (--mode lines_eval), if any
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,28 @@ def read_run(path, last):
         run.notes.append("no online probe in results.csv (train with --cls_probe=linear)")
     _read_probe(run, path / "probe.json")
     _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
+    _read_lines(run, path / "lines_eval.json")
     return run
+
+
+def _read_lines(run, path):
+    if not path.is_file():
+        return  # only lines runs have one; the report's lines table lists the runs that do
+    try:
+        lines = json.loads(path.read_text())
+        epoch = int(lines["epoch"])
+        for part in ("model", "pixel", "ideal"):
+            lines[part]["mean_distance"] = float(lines[part]["mean_distance"])
+            s = lines[part]["smoothness"]
+            lines[part]["smoothness"] = None if s is None else float(s)  # null: no interpolation had a score
+    except (OSError, ValueError, KeyError, TypeError):
+        run.notes.append("lines_eval.json unreadable")
+        return
+    if epoch != run.epochs_done:
+        run.notes.append(f"lines_eval.json is of epoch {epoch}, the run reached {run.epochs_done}: "
+                         f"rerun --mode=lines_eval")
+        return
+    run.lines = lines
 
 
 def _read_checkpoint_probes(run, path, recon_by_epoch):

@@ -75,3 +75,13 @@ cpu_study() {
                --update_g_every=1 --epochs=3 --bpc=500 --save_every=1 --save_images_every=3)
   amr_run "mnist32_$METHOD" 32 "$@"
 }
+
+# ACAI's lines benchmark (exps/lines/, docs/lines.md): --dataset lines (generated), ACAI's lines network
+# (acai_lines: bottleneck 2x2x16 = 64), the paper's batch, lamb, Adam betas and weight decay, lr 1e-3 and
+# the generator updated every step, for 2 epochs of 300 batches (600 steps), both numbers of --mode
+# lines_eval in results.csv after each epoch.
+lines() {
+  TABLE_FLAGS=(--dataset=lines --n_channels=1 --arch=acai_lines --lamb=10.0 --lr=1e-3 --update_g_every=1
+               --epochs=2 --bpc=300 --save_every=1 --save_images_every=2 --lines_eval_every=1)
+  amr_run "lines_$METHOD" 64 "$@"
+}

@@ -5,9 +5,11 @@
 #   bash exps/run_table.sh table2 [ARGS...]    SUBSETS="1k 5k 10k 20k"
 #   bash exps/run_table.sh table3 [ARGS...]    DATASETS="svhn cifar10" BOTTLENECKS="256 1024"
 #   bash exps/run_table.sh cpu_study [ARGS...] MNIST only (docs/cpu_study.md); probes every checkpoint
+#   bash exps/run_table.sh lines [ARGS...]     ACAI's lines benchmark (docs/lines.md); --mode lines_eval, no probe
 # SEEDS (default "1 2 3"), METHODS (default: every script of the table), LAST (epochs of the online
 # median, default 20), PROBE_OVERRIDE (--mode_override of the probe runs, e.g. train_examples=10000),
-# PROBE_EPOCHS (checkpoints to probe, oldest first, each writing probe_epoch<N>.json; default: the newest
+# EVAL_MODE (the evaluation after training: probe, default; lines: lines_eval),
+# PROBE_EPOCHS (checkpoints to evaluate, oldest first, each writing probe_epoch<N>.json; default: the newest
 # only; cpu_study: "1 2 3"), JOBS (runs at a time, default 1; each run may use several cores), RESULTS_DIR (default
 # results/<table>), SMOKE=1 and DATA_DIR as in exps/common.sh.
 # ARGS go to every run, training and probe, e.g. --epochs=3 --bpc=100 for a fixed step budget.
@@ -24,13 +26,14 @@ case $table in
   table3) settings=$(for d in ${DATASETS:-svhn cifar10}; do for b in ${BOTTLENECKS:-256 1024}; do
             echo "DATASET=$d BOTTLENECK=$b"; done; done) ;;
   cpu_study) settings="DATASET=mnist" PROBE_EPOCHS=${PROBE_EPOCHS:-1 2 3} ;;
-  *) echo "$table: not a table; use table1, table2, table3 or cpu_study" >&2; exit 2 ;;
+  lines) settings="DATASET=lines" EVAL_MODE=${EVAL_MODE:-lines_eval} ;;
+  *) echo "$table: not a table; use table1, table2, table3, cpu_study or lines" >&2; exit 2 ;;
 esac
 methods=${METHODS:-$(cd "exps/$table" && ls -- *.sh | sed 's/\.sh$//')}
-probe=(--mode=probe)
+probe=(--mode="${EVAL_MODE:-probe}")
 [ -n "${PROBE_OVERRIDE:-}" ] && probe+=(--mode_override="$PROBE_OVERRIDE")
 
-run_one() {  # SETTING SEED METHOD ARGS...: train, then probe (each of PROBE_EPOCHS, the newest last)
+run_one() {  # SETTING SEED METHOD ARGS...: train, then evaluate (each of PROBE_EPOCHS, the newest last)
   local setting=$1 seed=$2 method=$3 epoch
   shift 3
   echo "== $table $setting SEED=$seed $method"

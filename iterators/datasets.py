@@ -278,6 +278,13 @@ def _load_digits(data_dir: Path, download: bool):
             _make_split(x, y, perm[1497:]))
 
 
+# ---------------------------------------------------------------- lines (generated; iterators/lines.py)
+
+def _load_lines(data_dir: Path, download: bool):
+    from .lines import load_lines  # imported here: lines.py builds on this module
+    return load_lines()
+
+
 # ---------------------------------------------------------------- registry
 
 @dataclass(frozen=True)
@@ -289,6 +296,9 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(_load_digits, "sklearn 8x8 digits upsampled to 32px, 1197/300/300; built in, no files"),
+    "lines": DatasetInfo(_load_lines, "ACAI's synthetic lines: a 2 px line from the centre at a random angle, "
+                                      "32px, labels = tenth of the circle, 20k/2k/2k; generated, no files "
+                                      "(--mode lines_eval)"),
     "mnist": DatasetInfo(_load_mnist, "MNIST 28->32px, 50k/10k/10k; DATA_DIR/MNIST/raw/*-ubyte"),
     "kmnist": DatasetInfo(_load_kmnist, "Kuzushiji-MNIST 28->32px, 50k/10k/10k; DATA_DIR/KMNIST/raw/*-ubyte"),
     "svhn": DatasetInfo(_load_svhn, "SVHN 32px RGB, 90/10 train/valid + test; DATA_DIR/{train,test}_32x32.mat"),

@@ -16,7 +16,7 @@ from .files import atomic_write_text
 # difference means a different model or training run.
 RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
                      "save_images_every", "val_batch_size", "vis_seed", "bpc", "data_dir", "dataset_args",
-                     "save_path", "name", "trial_id", "amp", "compile", "disentangle_every",
+                     "save_path", "name", "trial_id", "amp", "compile", "disentangle_every", "lines_eval_every",
                      "tensorboard"}
 
 

@@ -148,3 +148,35 @@ def test_acai_with_acais_own_settings(tmp_path, data_dir, monkeypatch, latent):
     assert task_launcher.main(argv[1:] + smoke) == 0
     cfg = yaml.safe_load((tmp_path / "s1" / f"mnist{16 * int(latent)}_acai_published" / "0" / "cfg.yaml").read_text())
     assert cfg["resolved"]["code_size"] == 16 * int(latent) and cfg["resolved"]["objective"] == "acai"
+
+
+LINES_METHODS = {**{k: v for k, v in STUDY_METHODS.items() if k != "ae"}, "acai": {"model": "acai"}}
+
+
+@pytest.mark.parametrize("method", sorted(LINES_METHODS))
+def test_lines_scripts_use_the_tables_settings(tmp_path, data_dir, method):
+    full = python_argv(ROOT / "exps" / "lines" / f"{method}.sh", tmp_path, data_dir, SMOKE="", SEED="3")
+    args = vars(task_launcher.parse_args(full[1:]))
+    assert {k: args[k] for k in LINES_METHODS[method]} == LINES_METHODS[method]
+    assert (args["dataset"], args["arch"], args["lamb"], args["lr"], args["update_g_every"], args["seed"]) == \
+        ("lines", "acai_lines", 10.0, 1e-3, 1, 3)
+    assert (args["epochs"], args["bpc"], args["batch_size"], args["lines_eval_every"]) == (2, 300, 64, 1)
+    assert args["name"] == f"lines_{method}"
+
+
+def test_driver_runs_the_lines_table_and_reports_it(tmp_path, data_dir):
+    proc = bash([ROOT / "exps" / "run_table.sh", "lines", "--val_batch_size=200"], data_dir, tmp_path,
+                SEEDS="1", METHODS="baseline mixupfm2", LAST="1", JOBS="2",
+                PROBE_OVERRIDE="n_interpolations=20,n_steps=8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for method in ("baseline", "mixupfm2"):
+        run = tmp_path / "s1" / f"lines_{method}" / "0"
+        assert (run / "lines_eval.json").is_file() and not (run / "probe.json").exists()
+        assert (run / "lines_eval" / "last_epoch1" / "interpolations.npz").is_file()
+    with open(tmp_path / "lines.csv", newline="") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"pixel-space interpolation", "ideal (angle) interpolation", "baseline (no mixing)",
+                         "Bernoulli mixup, k=2"}
+    assert rows["Bernoulli mixup, k=2"]["mean_distance_paired_n"] == "1"
+    assert "## Interpolation quality on lines" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "lines_interpolations.png").is_file()
