@@ -4,7 +4,7 @@ import dataclasses
 
 import torch
 
-from .datasets import to_float
+from .splits import to_float
 
 
 def batches(split, batch_size, device, order=None, limit=0):

@@ -8,10 +8,6 @@ download missing files.
 """
 from __future__ import annotations
 
-import builtins
-import codecs
-import importlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,43 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGE_SIZE = 32
-
-
-class DatasetError(Exception):
-    """A dataset cannot be provided; the message is a single line saying what to do."""
-
-    def __init__(self, message):
-        # Collapse whitespace so wrapped library errors cannot make the message multi-line.
-        super().__init__(" ".join(str(message).split()))
-
-
-@dataclass
-class Split:
-    images: torch.Tensor  # uint8 [N, C, 32, 32] (64 px for dsprite), contiguous, CPU
-    labels: torch.Tensor  # int64 [N]
-
-    def __len__(self):
-        return len(self.labels)
-
-
-@dataclass
-class Dataset:
-    name: str
-    train: Split
-    valid: Split
-    test: Split
-    n_classes: int
-    n_channels: int
-    image_size: int = IMAGE_SIZE
-    factors: object = None  # dsprite: the full factor grid (iterators.dsprites.FactorGrid) for the metrics
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float32 in [-1, 1], on the images' device."""
-    if images.dtype != torch.uint8:
-        raise TypeError(f"to_float expects uint8 images, got {images.dtype}")
-    return images.float() / 127.5 - 1
+from .dsprites import load_dsprites
+from .lines import load_lines
+from .safe_unpickle import SafeUnpickler
+from .splits import IMAGE_SIZE, Dataset, DatasetError, Split, unreadable
 
 
 # ---------------------------------------------------------------- helpers
@@ -119,11 +82,6 @@ def _require(name: str, data_dir: Path, folder: Path, files: list[str], download
             f"holding {', '.join(rel)}, or run once with network access to download")
 
 
-def _unreadable(name, path, e) -> DatasetError:
-    return DatasetError(f"{name}: cannot read {path} ({type(e).__name__}: {e}); "
-                        f"delete or replace the file (it may be corrupt or truncated)")
-
-
 # ---------------------------------------------------------------- MNIST / KMNIST (idx files)
 
 _IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -142,7 +100,7 @@ def _read_idx(name: str, path: Path) -> np.ndarray:
             raise ValueError(f"header says shape {tuple(shape)} but file has {data.size} values")
         return data.reshape(shape)
     except Exception as e:
-        raise _unreadable(name, path, e) from None
+        raise unreadable(name, path, e) from None
 
 
 def _load_idx_dataset(name: str, cls_name: str, data_dir: Path, download: bool):
@@ -156,7 +114,7 @@ def _load_idx_dataset(name: str, cls_name: str, data_dir: Path, download: bool):
     arrays = [_read_idx(name, folder / f) for f in _IDX_FILES]
     for i in (0, 2):
         if arrays[i].ndim != 3:
-            raise _unreadable(name, folder / _IDX_FILES[i], ValueError(f"images of shape {arrays[i].shape}"))
+            raise unreadable(name, folder / _IDX_FILES[i], ValueError(f"images of shape {arrays[i].shape}"))
         _check(name, folder / _IDX_FILES[i + 1], arrays[i], arrays[i + 1])
     (xtr, ytr), (xte, yte) = (arrays[0][:, None], arrays[1]), (arrays[2][:, None], arrays[3])
     train, valid = _train_valid(xtr, ytr, 6)  # 1/6 valid: 50k/10k on the real 60k
@@ -193,7 +151,7 @@ def _load_svhn(data_dir: Path, download: bool):
             if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
                 raise ValueError(f"X has shape {x.shape}, expected [32, 32, 3, N]")
         except Exception as e:
-            raise _unreadable("svhn", path, e) from None
+            raise unreadable("svhn", path, e) from None
         x = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)), dtype=np.uint8)  # [H,W,C,N] -> [N,C,H,W]
         y = np.where(y == 10, 0, y)  # SVHN stores digit 0 as label 10
         _check("svhn", path, x, y)
@@ -204,41 +162,17 @@ def _load_svhn(data_dir: Path, download: bool):
 
 # ---------------------------------------------------------------- CIFAR-10 (pickles)
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Allows only what the CIFAR batches need: plain builtins and numpy array reconstruction.
-    Anything else (os.system, arbitrary classes) is refused before it can run."""
-    _BUILTINS = {"list", "dict", "tuple", "set", "frozenset", "bytes", "bytearray", "str",
-                 "int", "float", "complex", "bool"}
-    _NUMPY_MODULES = {"numpy", "numpy.core.multiarray", "numpy._core.multiarray",
-                      "numpy.core.numeric", "numpy._core.numeric"}
-    _NUMPY_NAMES = {"ndarray", "dtype", "_reconstruct", "_frombuffer", "scalar"}
-
-    def find_class(self, module, name):
-        if module == "builtins" and name in self._BUILTINS:
-            return getattr(builtins, name)
-        if module == "_codecs" and name == "encode":  # how protocol-2 pickles store bytes
-            return codecs.encode
-        if module in self._NUMPY_MODULES and name in self._NUMPY_NAMES:
-            # numpy 2 renamed numpy.core -> numpy._core; resolve either spelling quietly.
-            for mod in (module.replace("numpy.core", "numpy._core"), module):
-                try:
-                    return getattr(importlib.import_module(mod), name)
-                except (ImportError, AttributeError):
-                    pass
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-
-
 def _read_cifar_batch(path: Path):
     try:
         with open(path, "rb") as fh:
-            d = _SafeUnpickler(fh, encoding="latin1").load()  # latin1: py2 pickles, as torchvision
+            d = SafeUnpickler(fh, encoding="latin1").load()  # latin1: py2 pickles, as torchvision
         get = lambda k: d[k.encode()] if k.encode() in d else d[k]  # bytes keys (py3) or str (py2)
         x = np.asarray(get("data"), dtype=np.uint8)
         y = np.asarray(get("labels"), dtype=np.int64)
         if x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
             raise ValueError(f"data has shape {x.shape}, expected [N, 3072]")
     except Exception as e:
-        raise _unreadable("cifar10", path, e) from None
+        raise unreadable("cifar10", path, e) from None
     _check("cifar10", path, x, y)
     return x.reshape(-1, 3, 32, 32), y
 
@@ -262,7 +196,6 @@ def _load_cifar10(data_dir: Path, download: bool):
 # ---------------------------------------------------------------- dSprites (npz; iterators/dsprites.py)
 
 def _load_dsprite(data_dir: Path, download: bool):
-    from .dsprites import load_dsprites  # imported here: dsprites.py builds on this module
     return load_dsprites(data_dir, download)
 
 
@@ -281,7 +214,6 @@ def _load_digits(data_dir: Path, download: bool):
 # ---------------------------------------------------------------- lines (generated; iterators/lines.py)
 
 def _load_lines(data_dir: Path, download: bool):
-    from .lines import load_lines  # imported here: lines.py builds on this module
     return load_lines()
 
 

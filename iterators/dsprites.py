@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from numpy.lib import format as npy_format
 
-from .datasets import DatasetError, Split, _SafeUnpickler, _unreadable
+from .safe_unpickle import SafeUnpickler
+from .splits import DatasetError, Split, unreadable
 
 OFFICIAL_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 SUBSET_FILE = "dsprites_downsampled.npz"
@@ -65,7 +66,7 @@ def _read_metadata(path: Path) -> dict:
             version = npy_format.read_magic(f)
             read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
             read_header(f)
-            meta = _SafeUnpickler(f, encoding="latin1").load()  # latin1: the official file is a py2 pickle
+            meta = SafeUnpickler(f, encoding="latin1").load()  # latin1: the official file is a py2 pickle
     meta = meta.item() if isinstance(meta, np.ndarray) else meta
     if not isinstance(meta, dict):
         raise ValueError(f"metadata is a {type(meta).__name__}, expected a dict")
@@ -82,7 +83,7 @@ def _read(path: Path):
         if classes.ndim != 2 or len(classes) != len(images):
             raise ValueError(f"latents_classes has shape {classes.shape} for {len(images)} images")
     except Exception as e:  # truncated zip, missing key, a pickle that wants more than data
-        raise _unreadable("dsprite", path, e) from None
+        raise unreadable("dsprite", path, e) from None
     sizes = np.asarray(meta.get("latents_sizes", classes.max(0) + 1), dtype=np.int64)
     names = tuple(str(n) for n in meta.get("latents_names", DEFAULT_NAMES.get(classes.shape[1], ())))
     if len(sizes) != classes.shape[1] or len(names) != classes.shape[1]:

@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .splits import Split
+
 SIZE = 32
 WIDTH = 2.0
 SPLIT_SIZES = {"train": 20000, "valid": 2000, "test": 2000}
@@ -84,6 +86,5 @@ def _split_arrays():
 
 def load_lines(data_dir=None, download=False):
     """(train, valid, test) Splits; data_dir and download are unused (the data is generated)."""
-    from .datasets import Split  # imported here: datasets.py registers this loader
     return tuple(Split(torch.from_numpy(x.copy()), torch.from_numpy(y.copy()))
                  for x, y in _split_arrays().values())
