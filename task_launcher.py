@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_arch
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
-from evaluation import disentangle, interpolation, lines as lines_eval, probe as offline_probe
+from evaluation import disentangle, interp_grids, lines_benchmark, probe as offline_probe
 from evaluation import embedding_map, frames
-from evaluation import class_mixing as class_mix_eval
+from evaluation import class_mix_checks
 from iterators import (DATASETS, DatasetError, batches, batches_per_epoch, epoch_order, load_dataset, on_device,
                        vis_batch, vis_rng)
 from models import AMR, MIXERS, MODELS, AMRConfig
@@ -334,7 +334,7 @@ def check_against_data(args, opts, data):
     if args.disentangle_every:
         disentangle.require_factors(data, "--disentangle_every")
     if args.lines_eval_every:
-        lines_eval.require_lines(data, "--lines_eval_every")
+        lines_benchmark.require_lines(data, "--lines_eval_every")
 
 
 # ---- model ---------------------------------------------------------------------------------
@@ -555,11 +555,11 @@ def train(args, opts, data, model, run_dir):
         if not world.main:
             continue
         if model.class_mixer is not None:  # label consistency of class-conditioned mixes, by an independent judge
-            row.update(class_mix_eval.epoch_columns(model, data, args, device))
+            row.update(class_mix_checks.epoch_columns(model, data, args, device))
         if args.disentangle_every and epoch % args.disentangle_every == 0:
             row.update(disentangle.epoch_columns(model, data, args, device))
         if args.lines_eval_every and epoch % args.lines_eval_every == 0:
-            row.update(lines_eval.epoch_columns(model, data, args, device))
+            row.update(lines_benchmark.epoch_columns(model, data, args, device))
         row.update(train_time_s=round(train_time, 3), epoch_time_s=round(time.time() - t0, 3))
         results.append(row)
         save_curves(results.rows, run_dir / "curves.png")
@@ -588,18 +588,18 @@ def train(args, opts, data, model, run_dir):
 
 MODES = {
     "train": Mode(train, "train the model (default)"),
-    "interp_train": Mode(interpolation.interpolate, "interpolation grids between pairs of training examples",
-                         interpolation.OPTIONS),
-    "interp_valid": Mode(interpolation.interpolate, "interpolation grids between pairs of validation examples",
-                         interpolation.OPTIONS),
+    "interp_train": Mode(interp_grids.interpolate, "interpolation grids between pairs of training examples",
+                         interp_grids.OPTIONS),
+    "interp_valid": Mode(interp_grids.interpolate, "interpolation grids between pairs of validation examples",
+                         interp_grids.OPTIONS),
     "disentangle": Mode(disentangle.disentangle, "FactorVAE, BetaVAE, MIG and DCI scores on the factor grid "
                                                  "(dsprite); writes disentangle.json", disentangle.OPTIONS),
     "dsprite_disentangle_fv": Mode(disentangle.disentangle, "the FactorVAE score only (the reference's mode name); "
-                                                            "writes disentangle.json", disentangle.OPTIONS),
-    "lines_eval": Mode(lines_eval.lines_eval, "ACAI's interpolation benchmark (--dataset lines): mean distance to the "
-                                             "nearest true line and smoothness of the model's, pixel-space and ideal "
-                                             "interpolations; writes lines_eval.json, interpolations.npz, grid.png",
-                       lines_eval.OPTIONS),
+                                                            "writes disentangle_fv.json", disentangle.OPTIONS),
+    "lines_eval": Mode(lines_benchmark.lines_eval, "ACAI's interpolation benchmark (--dataset lines): mean "
+                                                   "distance to the nearest true line and smoothness of the model's, "
+                                                   "pixel-space and ideal interpolations; writes lines_eval.json, "
+                                                   "interpolations.npz, grid.png", lines_benchmark.OPTIONS),
     "probe": Mode(offline_probe.probe, "offline linear probe: logistic regression on the frozen encoder's codes, "
                                        "C chosen on valid, for the checkpoint and the random init; writes probe.json",
                   offline_probe.OPTIONS),
@@ -613,15 +613,15 @@ MODES = {
                  embedding_map.TSNE_OPTIONS),
     "pca": Mode(embedding_map.embedding_map, "PCA map of validation bottleneck codes coloured by label (fast)",
                 embedding_map.PCA_OPTIONS),
-    "interp_sup_train": Mode(class_mix_eval.interpolate_supervised, "class-conditioned mixes of pairs of training "
+    "interp_sup_train": Mode(class_mix_checks.interpolate_supervised, "class-conditioned mixes of pairs of training "
                              "examples for the targets {a}, {a,b}, {b}, {} (needs --cls > 0)",
-                             class_mix_eval.INTERP_OPTIONS),
-    "interp_sup_valid": Mode(class_mix_eval.interpolate_supervised, "as interp_sup_train on validation examples",
-                             class_mix_eval.INTERP_OPTIONS),
-    "label_consistency": Mode(class_mix_eval.label_consistency, "how often an independent classifier labels decoded "
+                             class_mix_checks.INTERP_OPTIONS),
+    "interp_sup_valid": Mode(class_mix_checks.interpolate_supervised, "as interp_sup_train on validation examples",
+                             class_mix_checks.INTERP_OPTIONS),
+    "label_consistency": Mode(class_mix_checks.label_consistency, "how often an independent classifier labels decoded "
                               "class-conditioned mixes as requested, vs random masks; writes rates.csv "
                               "(needs --cls > 0)",
-                              class_mix_eval.RATE_OPTIONS),
+                              class_mix_checks.RATE_OPTIONS),
 }
 
 

@@ -1,5 +1,5 @@
 """--mode disentangle / dsprite_disentangle_fv, and --disentangle_every during training: the
-disentanglement metrics (evaluation/disentanglement.py) of a run's encoder on the dataset's factor
+disentanglement metrics (evaluation/disentanglement_metrics.py) of a run's encoder on the dataset's factor
 grid. The representation is model.encode (posterior means for the VAE), flattened.
 
 Images: the metrics draw from the whole factor grid (train, valid and test images alike: the
@@ -15,7 +15,7 @@ from runs.errors import ConfigError
 from runs.files import atomic_write_text
 from runs.run_dir import load_for_eval
 
-from .disentanglement import METRICS, GridCodes, compute
+from .disentanglement_metrics import METRICS, GridCodes, compute
 
 OPTIONS = {"seed": 0, "num_train": 10000, "num_eval": 5000, "batch_size": 64}  # --mode_override keys
 MODE_METRICS = {"disentangle": list(METRICS), "dsprite_disentangle_fv": ["factor_vae"]}
@@ -63,6 +63,8 @@ def disentangle(args, opts, data, model, run_dir):
               "factors": dict(zip(grid.factor_names, grid.factor_sizes)),
               "images": f"drawn from all {len(grid)} images of the factor grid; separate draws fit and score "
                         f"each metric", "options": options, "metrics": results}
-    atomic_write_text(run_dir / "disentangle.json", json.dumps(report, indent=2) + "\n")
+    # the FactorVAE-only mode writes its own file, so it never replaces the full set of scores
+    out = run_dir / ("disentangle_fv.json" if args.mode == "dsprite_disentangle_fv" else "disentangle.json")
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in columns(results).items()))
-    print(f"wrote {run_dir / 'disentangle.json'}")
+    print(f"wrote {out}")

@@ -61,11 +61,12 @@ def lines_markdown(rows):
     if not rows:
         return []
     lines = ["", "## Interpolation quality on lines (ACAI's benchmark)", "",
-             "`--mode lines_eval` of each run's last checkpoint (evaluation/lines.py): the cosine distance of each "
-             "decoded frame to the nearest true line (×10⁻³, lower is better) and the smoothness of the angle's "
-             "progress (0 is an even pace, lower is better); mean ± sample std over seeds. The pixel-space and "
-             "ideal rows score the same validation pairs blended in pixel space and drawn at evenly turning "
-             "angles. Paired: the method minus the baseline of the same seed, mean ± SE (seeds + / = / −).", "",
+             "`--mode lines_eval` of each run's last checkpoint (evaluation/lines_benchmark.py): the cosine "
+             "distance of each decoded frame to the nearest true line (×10⁻³, lower is better) and the "
+             "smoothness of the angle's progress (0 is an even pace, lower is better); mean ± sample std over "
+             "seeds. The pixel-space and ideal rows score the same validation pairs blended in pixel space and "
+             "drawn at evenly turning angles. Paired: the method minus the baseline of the same seed, "
+             "mean ± SE (seeds + / = / −).", "",
              "| setting | method | name | seeds | " + " | ".join(label for _, label, _ in SCORES)
              + " | paired Δ distance (×10⁻³) | paired Δ smoothness |", "|" + " --- |" * 8]
     for r in rows:
@@ -116,7 +117,7 @@ def _interpolations(run):
 def lines_picture(runs, path, pairs=3):
     """For the first `pairs` validation pairs: the pixel row, then one row per method (its lowest seed),
     then the ideal row; pairs stacked. Returns the row labels, or [] when no run has interpolations."""
-    from evaluation.lines import ideal_interpolations, pixel_interpolations  # the data and its references
+    from evaluation.lines_benchmark import ideal_interpolations, pixel_interpolations  # the data and its references
     from iterators.lines import draw_lines, split_angles
     shown = []
     for setting, groups in sorted(_groups(runs).items()):

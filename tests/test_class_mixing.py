@@ -12,7 +12,7 @@ import evaluation.judge
 import task_launcher
 from architectures import build_networks
 from conftest import FAST
-from evaluation.class_mixing import consistency_rates, top_k_is_target
+from evaluation.class_mix_checks import consistency_rates, top_k_is_target
 from iterators import batches, epoch_order, load_dataset
 from models import AMR, AMRConfig
 from models.class_mixing import ClassMixer, mask_mix, mask_prior, pair_targets, sample_label_mix

@@ -3,7 +3,7 @@ flat grid index and each encoder is a fixed function of it."""
 import numpy as np
 import pytest
 
-from evaluation import disentanglement as dis
+from evaluation import disentanglement_metrics as dis
 
 SIZES = (3, 4, 5, 6)
 CHANCE = 1 / len(SIZES)

@@ -100,7 +100,8 @@ def test_train_with_metrics_then_modes(npz, tmp_path, capsys):
                                                           "posY": 2}
     assert sorted(report["metrics"]) == ["beta_vae", "dci", "factor_vae", "mig"]
     assert run(vae + ["--mode=dsprite_disentangle_fv"]) == 0
-    assert list(json.loads((vae_dir / "disentangle.json").read_text())["metrics"]) == ["factor_vae"]
+    assert list(json.loads((vae_dir / "disentangle_fv.json").read_text())["metrics"]) == ["factor_vae"]
+    assert sorted(json.loads((vae_dir / "disentangle.json").read_text())["metrics"]) == sorted(report["metrics"])
 
 
 def test_vae_resumed_run_equals_uninterrupted_run(npz, tmp_path):
@@ -127,7 +128,7 @@ BAD = [
     (["--model=vae", "--arch=arch_acai_kyle_64"], "--model vae needs a preset with a vector code"),
     (["--model=vae", "--recon_loss=l1"], "--model vae needs --recon_loss bce_sum"),
     (["--arch=arch_acai_kyle"], "--arch arch_acai_kyle is for 32 px images but --dataset dsprite has 64 px"),
-    (["--latent_dim=-1"], "--latent_dim and --disentangle_every must be >= 0"),
+    (["--latent_dim=-1"], "--latent_dim, --disentangle_every and --lines_eval_every must be >= 0"),
     (["--cls=1"], "--cls > 0 needs an ACAI preset"),
     (["--mode=disentangle"], "--mode disentangle: no checkpoint"),
 ]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import task_launcher
-from evaluation import lines as L
+from evaluation import lines_benchmark as L
 from iterators import load_dataset, to_float
 from iterators.lines import SPLIT_SIZES, angle_labels, draw_lines, split_angles
 

@@ -184,7 +184,7 @@ def lines_eval(args, opts, data, model, run_dir):
     report.update(n_interpolations=n, n_steps=steps, checkpoint=str(path), epoch=state["epoch"],
                   steps=state.get("steps"), mixer=args.mixer,
                   protocol=f"validation images i and {n} + i, {steps} decoded frames each; cosine distance to the "
-                           f"nearest of {N_TRUE_LINES} true lines; smoothness as ACAI (evaluation/lines.py)")
+                           f"nearest of {N_TRUE_LINES} true lines; smoothness as ACAI (evaluation/lines_benchmark.py)")
     out = run_dir / "lines_eval" / f"{path.stem}_epoch{state['epoch']}"
     make_run_dir(args, out)
     x_a, x_b = _pairs(data, options, "cpu")
