@@ -43,7 +43,7 @@ from runs.images import save_rows
 from runs.plots import save_curves
 from runs.results import ResultsTable
 from runs.tensorboard import TensorBoard
-from runs.run_dir import make_run_dir, restore, run_dir_path, versions, write_config
+from runs.run_dir import make_run_dir, restore, run_dir_path, upgrade_saved_args, versions, write_config
 
 DATASET_ARGS = {"download": True}  # --dataset_args keys and defaults
 
@@ -104,8 +104,9 @@ def build_parser():
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch_size", type=int, default=32, help="training batch size")
     g.add_argument("--epochs", type=int, default=200, help="train until this many epochs are done")
-    g.add_argument("--bpc", type=int, default=0,
-                   help="batches per epoch cap: stop each training epoch after this many batches (0: all)")
+    g.add_argument("--batches_per_epoch", type=int, default=0,
+                   help="stop each training epoch after this many batches (0: all); fixed step budgets, smoke runs "
+                        "(not --bpc, which is the reference's probe switch)")
     g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (all optimisers)")
     g.add_argument("--beta1", type=float, default=0.0, help="Adam beta1")
     g.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
@@ -126,6 +127,11 @@ def build_parser():
                         "(checked against the bottleneck and the dataset)")
     g.add_argument("--cls_probe_weight_decay", type=float, default=None,
                    help="probe weight decay; default: --weight_decay")
+    g.add_argument("--bpc", "--cls_probe_backprop_grads", action="store_true",
+                   help="the probe's loss also trains the encoder (back-propagates into the code), weighted by "
+                        "--cls_probe_weight (the reference's switch; default: the probe sees detached codes)")
+    g.add_argument("--cls_probe_weight", type=float, default=1.0,
+                   help="weight of the probe's loss in the generator's loss under --bpc")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS,
                    help="; ".join(f"{n}: {d.description}" for n, d in DATASETS.items()))
@@ -195,6 +201,7 @@ def read_saved_args(path, parser):
     try:
         saved = yaml.safe_load(Path(path).read_text())["args"]
         assert isinstance(saved, dict)
+        saved = upgrade_saved_args(saved)
     except Exception:
         raise ConfigError(f"--config {path}: not a readable cfg.yaml with an 'args' section "
                           f"(use the cfg.yaml a run wrote)") from None
@@ -273,8 +280,17 @@ def validate(args):
     for flag in ("lr", "lamb"):
         if not getattr(args, flag) > 0:
             raise ConfigError(f"--{flag} must be > 0, got {getattr(args, flag)}")
-    if args.bpc < 0 or args.beta < 0:
-        raise ConfigError("--bpc and --beta must be >= 0")
+    if args.batches_per_epoch < 0 or args.beta < 0:
+        raise ConfigError("--batches_per_epoch and --beta must be >= 0")
+    if args.bpc and not args.cls_probe:
+        raise ConfigError("--bpc lets the online probe's loss train the encoder; it needs --cls_probe")
+    if args.bpc and objective == "vae":
+        raise ConfigError("--bpc (the probe's loss training the encoder) is for the AMR models, not --model vae")
+    if args.cls_probe_weight != 1.0 and not args.bpc:
+        raise ConfigError("--cls_probe_weight weighs the probe's loss in the generator's loss, which only --bpc adds; "
+                          "add --bpc or drop --cls_probe_weight")
+    if args.cls_probe_weight < 0:
+        raise ConfigError(f"--cls_probe_weight must be >= 0, got {args.cls_probe_weight}")
     try:
         arch = resolve_arch(args.arch)
         probe = resolve_probe(args.cls_probe) if args.cls_probe else None
@@ -354,7 +370,8 @@ def build_model(args, opts):
                     recon_loss=args.recon_loss, gan_loss=args.gan_loss,
                     disable_mix=args.disable_mix or opts["objective"] == "ae",
                     disable_g_recon=args.disable_g_recon, update_g_every=args.update_g_every,
-                    cls=args.cls, cls_loss=args.cls_loss, eps=args.eps)
+                    cls=args.cls, cls_loss=args.cls_loss, eps=args.eps, probe_backprop=args.bpc,
+                    probe_weight=args.cls_probe_weight)
     model = AMR(gen, disc, cfg, probe=probe, seed=args.seed, class_mixer=class_mixer).to(opts["device"])
     model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
     accelerate(model, args, opts["device"])
@@ -514,7 +531,8 @@ def train(args, opts, data, model, run_dir):
     broadcast_weights(model, world)
     batch_size = opts["rank_batch_size"]
     if steps is None:  # a checkpoint from before steps were recorded: as many steps every epoch as now
-        steps = start_epoch * batches_per_epoch(len(shard(torch.arange(len(data.train)), world)), batch_size, args.bpc)
+        steps = start_epoch * batches_per_epoch(len(shard(torch.arange(len(data.train)), world)), batch_size,
+                                                args.batches_per_epoch)
     results, failure, tb = None, None, None
     if world.main:  # only rank 0 writes: config, results, plots, images, checkpoints, progress
         try:
@@ -537,8 +555,8 @@ def train(args, opts, data, model, run_dir):
     for epoch in range(start_epoch + 1, args.epochs + 1):
         t0 = time.time()
         order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
-        n_batches = batches_per_epoch(len(order), batch_size, args.bpc)
-        bar = tqdm(batches(data.train, batch_size, device, order, args.bpc), total=n_batches,
+        n_batches = batches_per_epoch(len(order), batch_size, args.batches_per_epoch)
+        bar = tqdm(batches(data.train, batch_size, device, order, args.batches_per_epoch), total=n_batches,
                    desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0,
                    disable=None if world.main else True)
         log = None if tb is None else (lambda done, means, before=steps: tb.running_losses(before + done, means))

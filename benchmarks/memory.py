@@ -1,7 +1,7 @@
 """Does a long run hold steady? Resident memory (RSS) of a real training process, epoch by epoch.
 
     python -m benchmarks.memory                 # 25 short epochs on digits (about 2 minutes on 2 CPU cores)
-    python -m benchmarks.memory --epochs 40 -- --dataset=mnist --data_dir=../shared/data --bpc=50
+    python -m benchmarks.memory --epochs 40 -- --dataset=mnist --data_dir=../shared/data --batches_per_epoch=50
 
 Starts task_launcher.py as a subprocess (flags after `--` are appended), reads its RSS after each
 epoch line it prints, and reports the growth from the end of epoch 5 (allocator and caches
@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument("launcher_flags", nargs="*", help="extra task_launcher.py flags (after --)")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as save_path:
-        cmd = [sys.executable, "task_launcher.py", "--dataset=digits", "--bpc=10", "--cls_probe=linear",
+        cmd = [sys.executable, "task_launcher.py", "--dataset=digits", "--batches_per_epoch=10", "--cls_probe=linear",
                f"--epochs={a.epochs}", f"--save_path={save_path}", "--save_every=5", *a.launcher_flags]
         print(" ".join(cmd))
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1)

@@ -5,13 +5,13 @@
 #   SMOKE=1     a smoke run: 1 epoch of 2 batches of 16 from 32 examples, 4-channel networks
 #   DATA_DIR    datasets (default: the launcher's, ./data)
 #   RESULTS_DIR results root, as for task_launcher.py (default ./results)
-# A script's own arguments come last, so they override everything here (e.g. --epochs=5 --bpc=200).
+# A script's own arguments come last, so they override everything here (e.g. --epochs=5 --batches_per_epoch=200).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PAPER_FLAGS=(--batch_size=64 --lr=1e-4 --beta1=0.5 --beta2=0.99 --weight_decay=1e-5 --beta=0.0 --cls=0.0
              --ngf=0 --ndf=0 --update_g_every=5 --resume=auto --save_every=100 --save_images_every=100
              --cls_probe=architectures/cls_probes/linear_legacy.py)
-SMOKE_FLAGS=(--epochs=1 --bpc=2 --subset_train=32 --batch_size=16 --ngf=4 --ndf=4 --val_batch_size=500
+SMOKE_FLAGS=(--epochs=1 --batches_per_epoch=2 --subset_train=32 --batch_size=16 --ngf=4 --ndf=4 --val_batch_size=500
              --save_every=1 --save_images_every=1)
 
 # amr_run NAME CODE_SIZE ARGS...: one run of the table's TABLE_FLAGS and the script's METHOD_FLAGS.
@@ -72,7 +72,7 @@ table3() {
 # 3 epochs of 500 batches (1500 steps), a checkpoint after each epoch (500, 1000, 1500 steps).
 cpu_study() {
   TABLE_FLAGS=(--dataset=mnist --n_channels=1 --arch=architectures/arch_acai_kyle.py --lamb=10.0 --lr=1e-3
-               --update_g_every=1 --epochs=3 --bpc=500 --save_every=1 --save_images_every=3)
+               --update_g_every=1 --epochs=3 --batches_per_epoch=500 --save_every=1 --save_images_every=3)
   amr_run "mnist32_$METHOD" 32 "$@"
 }
 
@@ -83,6 +83,6 @@ cpu_study() {
 # results.csv after each epoch.
 lines() {
   TABLE_FLAGS=(--dataset=lines --n_channels=1 --arch=acai_lines --ngf=8 --ndf=8 --lamb=10.0 --lr=1e-3
-               --update_g_every=1 --epochs=2 --bpc=250 --save_every=1 --save_images_every=2 --lines_eval_every=1)
+               --update_g_every=1 --epochs=2 --batches_per_epoch=250 --save_every=1 --save_images_every=2 --lines_eval_every=1)
   amr_run "lines_$METHOD" 64 "$@"
 }

@@ -12,7 +12,7 @@
 # PROBE_EPOCHS (checkpoints to evaluate, oldest first, each writing probe_epoch<N>.json; default: the newest
 # only; cpu_study: "1 2 3"), JOBS (runs at a time, default 1; each run may use several cores), RESULTS_DIR (default
 # results/<table>), SMOKE=1 and DATA_DIR as in exps/common.sh.
-# ARGS go to every run, training and probe, e.g. --epochs=3 --bpc=100 for a fixed step budget.
+# ARGS go to every run, training and probe, e.g. --epochs=3 --batches_per_epoch=100 for a fixed step budget.
 # A failed run does not stop the others; the report lists it and the exit status is 1.
 set -u
 cd "$(dirname "$0")/.."

@@ -47,6 +47,8 @@ class AMRConfig:
     cls: float = 0.0              # > 0: class-conditioned mixes, weight of their auxiliary classifier loss
     cls_loss: str = "bce"         # see models.losses.GAN_LOSSES (on sigmoid class outputs)
     eps: float = 0.0              # weight of the class mixer's mask prior
+    probe_backprop: bool = False  # the online probe's loss also trains the encoder (the reference's --bpc)
+    probe_weight: float = 1.0     # its weight in the generator's loss (the reference's --cls_probe_weight)
 
     def __post_init__(self):
         if self.k < 2:
@@ -86,6 +88,8 @@ class AMR(TrainableModel):
             raise ValueError("a class mixer is needed exactly when cfg.cls > 0")
         if (cfg.objective == "ae") != (discriminator is None):
             raise ValueError("a discriminator is needed exactly when the objective is not 'ae'")
+        if cfg.probe_backprop and probe is None:
+            raise ValueError("probe_backprop needs a probe")
         self.discriminator = discriminator
         self.class_mixer = class_mixer  # trained with the generator's optimiser
         self.cfg = cfg
@@ -132,7 +136,9 @@ class AMR(TrainableModel):
             return dict(zip(groups, logits.split(sizes))), dict(zip(groups, classes.split(sizes)))
         return dict(zip(groups, self.discriminator(images).split(sizes)))
 
-    def generator_loss(self, x, fwd):
+    def generator_loss(self, x, fwd, y=None):
+        """The generator's total loss and its terms; with labels y and cfg.probe_backprop, also the
+        online probe's cross-entropy on the (not detached) codes, so it trains the encoder."""
         c, gan = self.cfg, GAN_LOSSES[self.cfg.gan_loss]
         terms = {"recon": RECON_LOSSES[c.recon_loss](fwd.recon, x)}
         total = c.lamb * terms["recon"]
@@ -164,6 +170,9 @@ class AMR(TrainableModel):
             if c.beta > 0:
                 terms["consist"] = (self.generator.encode(fwd.mix) - fwd.mix_codes).abs().mean()
                 total = total + c.beta * terms["consist"]
+        if c.probe_backprop and y is not None:
+            terms["g_probe"] = self.probe_outputs(fwd.codes, y)[0]
+            total = total + c.probe_weight * terms["g_probe"]
         terms["g_loss"] = total
         return total, terms
 
@@ -215,7 +224,7 @@ class AMR(TrainableModel):
         if update_g:
             self._set_disc_trainable(False)  # generator phase needs no discriminator gradients
             with self.autocast():
-                g_total, g_terms = self.generator_loss(x, fwd)
+                g_total, g_terms = self.generator_loss(x, fwd, y)
             self.opt_g.zero_grad(set_to_none=True)
             g_total.backward()
             self.opt_g.step()
@@ -244,7 +253,7 @@ class AMR(TrainableModel):
         come from `rng` (default: a fixed seed), never from the training stream."""
         with eval_mode(self), self.autocast():
             fwd = self.forward_pass(x, rng if rng is not None else torch.Generator(self.device).manual_seed(0), y=y)
-            logs = dict(self.generator_loss(x, fwd)[1])
+            logs = dict(self.generator_loss(x, fwd, y)[1])
             if self.discriminator is not None:
                 logs.update(self.discriminator_loss(x, fwd)[1])
             if self.probe is not None:

@@ -15,7 +15,7 @@ from .files import atomic_write_text
 # Flags that may change when a run is resumed or evaluated (or its folder moved); any other
 # difference means a different model or training run.
 RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
-                     "save_images_every", "val_batch_size", "vis_seed", "bpc", "data_dir", "dataset_args",
+                     "save_images_every", "val_batch_size", "vis_seed", "batches_per_epoch", "data_dir", "dataset_args",
                      "save_path", "name", "trial_id", "amp", "compile", "disentangle_every", "lines_eval_every",
                      "tensorboard"}
 
@@ -56,8 +56,18 @@ def write_config(run_dir, args, resolved):
     atomic_write_text(run_dir / "cfg.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
 
+def upgrade_saved_args(saved):
+    """Flags as a run saved them, in today's names: before --batches_per_epoch existed, --bpc held
+    the batch cap (an int) and the reference's probe switch did not exist."""
+    saved = dict(saved)
+    if "batches_per_epoch" not in saved and "bpc" in saved and not isinstance(saved["bpc"], bool):
+        saved["batches_per_epoch"], saved["bpc"] = int(saved["bpc"] or 0), False
+    return saved
+
+
 def check_same_run(saved_args, args, path):
     """A checkpoint may only continue the run it belongs to."""
+    saved_args = upgrade_saved_args(saved_args)
     differ = sorted(k for k in vars(args) if k not in RUN_CONTROL_FLAGS and k in saved_args
                     and saved_args[k] != getattr(args, k))
     if differ:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def train(tmp_path, *extra, name=None):
-    argv = FAST + ["--epochs=1", "--bpc=2", f"--save_path={tmp_path}", *extra]
+    argv = FAST + ["--epochs=1", "--batches_per_epoch=2", f"--save_path={tmp_path}", *extra]
     assert task_launcher.main(argv + ([f"--name={name}"] if name else [])) == 0
     (run,) = [d for d in tmp_path.glob(f"s0/{name or '*'}/0") if d.is_dir()]
     return run
@@ -67,7 +67,7 @@ def test_load_run_encodes_decodes_mixes_and_interpolates(tmp_path, family):
 
 def test_load_run_on_a_vae(tmp_path, dsprites):
     argv = [f"--data_dir={dsprites}", "--dataset=dsprite", "--arch=dsprite_gd", "--model=vae", "--ngf=4",
-            "--batch_size=8", "--recon_loss=bce_sum", "--val_batch_size=16", "--epochs=1", "--bpc=2",
+            "--batch_size=8", "--recon_loss=bce_sum", "--val_batch_size=16", "--epochs=1", "--batches_per_epoch=2",
             f"--save_path={tmp_path}"]
     assert task_launcher.main(argv) == 0
     (run_dir,) = tmp_path.glob("s0/*/0")
@@ -125,7 +125,8 @@ def read_events(folder):
 
 
 def test_tensorboard_logs_every_column_images_and_continues_after_resume(tmp_path):
-    base = FAST + ["--bpc=150", "--tensorboard", f"--save_path={tmp_path}", "--batch_size=2", "--subset_train=300"]
+    base = FAST + ["--batches_per_epoch=150", "--tensorboard", f"--save_path={tmp_path}", "--batch_size=2",
+                   "--subset_train=300"]
     assert task_launcher.main(base + ["--epochs=2"]) == 0
     assert task_launcher.main(base + ["--epochs=3"]) == 0  # resumes from epoch 2
     run_dir = tmp_path / "s0" / "digits_swapgan_mixup" / "0"

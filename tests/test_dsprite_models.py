@@ -79,7 +79,8 @@ def test_vae_loss_known_answer():
 
 def test_train_with_metrics_then_modes(npz, tmp_path, capsys):
     for model, name in (("--model=vae", "dsprite_vae_mixup"), ("--model=swapgan", "dsprite_swapgan_mixup")):
-        assert run(flags(npz, tmp_path, model, "--beta=4", "--epochs=2", "--bpc=2", "--disentangle_every=2")) == 0
+        assert run(flags(npz, tmp_path, model, "--beta=4", "--epochs=2", "--batches_per_epoch=2",
+                         "--disentangle_every=2")) == 0
         d = tmp_path / "s0" / name / "0"
         table = rows(d / "results.csv")
         assert table[0]["factor_vae_eval_accuracy"] == ""  # only every 2nd epoch
@@ -106,9 +107,9 @@ def test_train_with_metrics_then_modes(npz, tmp_path, capsys):
 
 def test_vae_resumed_run_equals_uninterrupted_run(npz, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run(flags(npz, a, "--model=vae", "--beta=4", "--epochs=2", "--bpc=3")) == 0
-    assert run(flags(npz, b, "--model=vae", "--beta=4", "--epochs=1", "--bpc=3")) == 0
-    assert run(flags(npz, b, "--model=vae", "--beta=4", "--epochs=2", "--bpc=3")) == 0
+    assert run(flags(npz, a, "--model=vae", "--beta=4", "--epochs=2", "--batches_per_epoch=3")) == 0
+    assert run(flags(npz, b, "--model=vae", "--beta=4", "--epochs=1", "--batches_per_epoch=3")) == 0
+    assert run(flags(npz, b, "--model=vae", "--beta=4", "--epochs=2", "--batches_per_epoch=3")) == 0
     sa, sb = (torch.load(p / "s0" / "dsprite_vae_mixup" / "0" / "last.pt", weights_only=True)["training"]
               for p in (a, b))
     for key, value in sa["model"].items():
@@ -158,7 +159,7 @@ def test_missing_dsprites_file_names_the_download(tmp_path, capsys):
 @pytest.mark.parametrize("script", sorted((ROOT / "exps" / "dsprites").glob("*.sh")), ids=lambda p: p.stem)
 def test_exps_dsprites_scripts_start_training(npz, tmp_path, script):
     env = dict(os.environ, DATA_DIR=str(npz), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    smoke = ["--epochs=1", "--bpc=1", "--ngf=4", "--ndf=4", "--batch_size=8", "--val_batch_size=16",
+    smoke = ["--epochs=1", "--batches_per_epoch=1", "--ngf=4", "--ndf=4", "--batch_size=8", "--val_batch_size=16",
              f"--save_path={tmp_path}"]
     proc = subprocess.run(["bash", str(script), *smoke], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -173,7 +174,7 @@ def test_short_run_on_the_shared_dsprites(tmp_path):
     """Smoke run of the real pipeline (tiny widths, 3 steps; the mixup model runs the same data path on
     the tiny file above); the short-budget results are in the README."""
     argv = ["--dataset=dsprite", f"--data_dir={SHARED_DATA}", "--arch=dsprite_gd", "--ngf=4", "--beta=4",
-            "--recon_loss=bce_sum", "--batch_size=32", "--epochs=1", "--bpc=3", "--val_batch_size=512",
+            "--recon_loss=bce_sum", "--batch_size=32", "--epochs=1", "--batches_per_epoch=3", "--val_batch_size=512",
             "--cls_probe=linear", "--model=vae", "--save_path", tmp_path]
     assert run(argv) == 0
     assert run(argv + ["--mode=disentangle", SMALL_METRICS]) == 0

@@ -70,7 +70,8 @@ def test_script_smoke_run(tmp_path, data_dir, script, monkeypatch):
     cfg = yaml.safe_load((run_dir / "cfg.yaml").read_text())
     args = cfg["args"]
     assert (args["dataset"], args["lamb"], cfg["resolved"]["code_size"]) == (dataset, lamb, code_size)
-    assert (args["batch_size"], args["bpc"], args["lr"], args["beta1"], args["beta2"]) == (16, 2, 1e-4, 0.5, 0.99)
+    assert (args["batch_size"], args["batches_per_epoch"], args["lr"], args["beta1"], args["beta2"]) == \
+        (16, 2, 1e-4, 0.5, 0.99)
     assert args["weight_decay"] == 1e-5 and args["seed"] == 7
     assert {k: args[k] for k in METHOD_ARGS[method]} == METHOD_ARGS[method]
 
@@ -111,7 +112,7 @@ def test_cpu_study_scripts_use_the_studys_settings(tmp_path, data_dir, method):
     # without SMOKE: 3 epochs of 500 batches of 64, a checkpoint after each
     full = python_argv(ROOT / "exps" / "cpu_study" / f"{method}.sh", tmp_path, data_dir, SMOKE="")
     full = vars(task_launcher.parse_args(full[1:]))
-    assert (full["epochs"], full["bpc"], full["batch_size"], full["save_every"]) == (3, 500, 64, 1)
+    assert (full["epochs"], full["batches_per_epoch"], full["batch_size"], full["save_every"]) == (3, 500, 64, 1)
 
 
 def test_driver_probes_every_checkpoint_of_the_cpu_study(tmp_path, data_dir):
@@ -143,7 +144,7 @@ def test_acai_with_acais_own_settings(tmp_path, data_dir, monkeypatch, latent):
         (1e-4, 0.9, 0.999, 0.0, 64, 336)
     assert args["latent_dim"] == int(latent) and args["cls_probe"] == "linear"
     monkeypatch.setenv("DATA_DIR", str(data_dir))
-    smoke = ["--epochs=1", "--bpc=2", "--subset_train=32", "--batch_size=16", "--val_batch_size=500",
+    smoke = ["--epochs=1", "--batches_per_epoch=2", "--subset_train=32", "--batch_size=16", "--val_batch_size=500",
              f"--save_path={tmp_path}"]
     assert task_launcher.main(argv[1:] + smoke) == 0
     cfg = yaml.safe_load((tmp_path / "s1" / f"mnist{16 * int(latent)}_acai_published" / "0" / "cfg.yaml").read_text())
@@ -160,7 +161,7 @@ def test_lines_scripts_use_the_tables_settings(tmp_path, data_dir, method):
     assert {k: args[k] for k in LINES_METHODS[method]} == LINES_METHODS[method]
     assert (args["dataset"], args["arch"], args["lamb"], args["lr"], args["update_g_every"], args["seed"]) == \
         ("lines", "acai_lines", 10.0, 1e-3, 1, 3)
-    assert (args["epochs"], args["bpc"], args["batch_size"], args["lines_eval_every"]) == (2, 250, 64, 1)
+    assert (args["epochs"], args["batches_per_epoch"], args["batch_size"], args["lines_eval_every"]) == (2, 250, 64, 1)
     assert (args["ngf"], args["ndf"]) == (8, 8)
     assert args["name"] == f"lines_{method}"
 

@@ -35,7 +35,8 @@ REFERENCE_FLAGS = ["--model", "--k", "--dataset", "--dataset_args", "--subset_tr
                    "--n_channels", "--ngf", "--ndf", "--lr", "--lamb", "--beta", "--cls", "--mixer",
                    "--disable_g_recon", "--disable_mix", "--cls_loss", "--gan_loss", "--recon_loss", "--beta1",
                    "--beta2", "--weight_decay", "--update_g_every", "--cls_probe", "--cls_probe_args",
-                   "--cls_probe_weight_decay", "--bpc", "--seed", "--name", "--epochs", "--trial_id",
+                   "--cls_probe_weight_decay", "--cls_probe_weight", "--bpc", "--batches_per_epoch", "--seed", "--name",
+                   "--epochs", "--trial_id",
                    "--save_path", "--val_batch_size", "--save_every", "--save_images_every", "--resume",
                    "--num_workers", "--mode", "--mode_override", "--vis_seed", "--data_dir", "--device"]
 
@@ -44,7 +45,7 @@ def test_help_lists_every_flag_with_a_meaning():
     out = subprocess.run([sys.executable, "task_launcher.py", "--help"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     for flag in REFERENCE_FLAGS:
-        m = re.search(rf"^\s+{re.escape(flag)}(?:\s+\S+)?\s+(\S.*)$", out, re.M)
+        m = re.search(rf"^\s+{re.escape(flag)}(?:,?\s+\S+)?\s+(\S.*)$", out, re.M)  # ",": an alias follows
         assert m, f"{flag} missing or without help text"
     assert "load --config" in out
 
@@ -92,6 +93,28 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert last_a["train_recon"] == last_b["train_recon"]
 
 
+def test_bpc_adds_the_probe_loss_and_a_run_saved_with_the_old_integer_bpc_resumes(tmp_path):
+    """--bpc is the reference's probe switch (g_probe in results.csv); a checkpoint and cfg.yaml from before
+    --batches_per_epoch, whose --bpc held the batch cap, resume and reload with that cap."""
+    argv = FAST + ["--epochs=1", "--batches_per_epoch=2", "--save_path", tmp_path]
+    assert run(argv + ["--bpc", "--cls_probe_weight=0.5", "--name=bpc"]) == 0
+    assert float(rows(run_dir(tmp_path, "bpc") / "results.csv")[0]["train_g_probe"]) > 0
+    assert run(argv) == 0
+    d = run_dir(tmp_path, "digits_swapgan_mixup")
+    assert "train_g_probe" not in rows(d / "results.csv")[0]
+    state = torch.load(d / "last.pt", weights_only=True)
+    old = {k: v for k, v in state["config"].items() if k != "batches_per_epoch"}
+    state["config"] = {**old, "bpc": 2}  # as the run was saved before the rename
+    torch.save(state, d / "last.pt")
+    cfg = yaml.safe_load((d / "cfg.yaml").read_text())
+    cfg["args"] = {**{k: v for k, v in cfg["args"].items() if k != "batches_per_epoch"}, "bpc": 2}
+    (d / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    assert run(["load", "--config", d / "cfg.yaml", "--epochs=2"]) == 0
+    table = rows(d / "results.csv")
+    assert len(table) == 2 and "train_g_probe" not in table[1]
+    assert torch.load(d / "last.pt", weights_only=True)["steps"] == 4  # 2 batches an epoch, as saved
+
+
 def test_load_config_reruns_and_overrides(tmp_path, capsys):
     assert run(FAST + ["--epochs=1", "--mixer=mixup2", "--save_path", tmp_path]) == 0
     cfg = run_dir(tmp_path, "digits_swapgan_mixup2") / "cfg.yaml"
@@ -105,14 +128,14 @@ def test_load_config_reruns_and_overrides(tmp_path, capsys):
                                    ["--model=acaif3"], ["--disable_mix", "--gan_loss=mse", "--recon_loss=l2"],
                                    ["--disable_g_recon", "--recon_loss=bce_sum", "--beta=0"]])
 def test_every_model_trains_one_epoch(tmp_path, extra):
-    assert run(FAST + ["--epochs=1", "--bpc=2", "--save_path", tmp_path] + extra) == 0
+    assert run(FAST + ["--epochs=1", "--batches_per_epoch=2", "--save_path", tmp_path] + extra) == 0
     (d,) = list(tmp_path.glob("s0/*/0"))
     loss = float(rows(d / "results.csv")[0]["train_d_loss"])
     assert loss == loss and abs(loss) < 1e3
 
 
 def test_plain_autoencoder_control_trains_resumes_and_has_no_discriminator(tmp_path):
-    assert run(FAST + ["--epochs=1", "--bpc=2", "--model=ae", "--save_path", tmp_path]) == 0
+    assert run(FAST + ["--epochs=1", "--batches_per_epoch=2", "--model=ae", "--save_path", tmp_path]) == 0
     d = run_dir(tmp_path, "digits_ae")
     first = rows(d / "results.csv")[0]
     assert float(first["train_recon"]) > 0
@@ -120,7 +143,7 @@ def test_plain_autoencoder_control_trains_resumes_and_has_no_discriminator(tmp_p
     state = torch.load(d / "last.pt", weights_only=True)
     assert not any(k.startswith("discriminator") for k in state["training"]["model"])
     assert state["steps"] == 2
-    assert run(FAST + ["--epochs=2", "--bpc=2", "--model=ae", "--save_path", tmp_path]) == 0
+    assert run(FAST + ["--epochs=2", "--batches_per_epoch=2", "--model=ae", "--save_path", tmp_path]) == 0
     assert [r["epoch"] for r in rows(d / "results.csv")] == ["1", "2"]
     assert torch.load(d / "last.pt", weights_only=True)["steps"] == 4
 
@@ -168,6 +191,11 @@ BAD_INPUTS = [
     (["--mode=interp_valid"], "--mode interp_valid: no checkpoint"),
     (["--dataset=mnist", "--data_dir=/nonexistent", "--dataset_args={'download': False}"], "/nonexistent"),
     (["--save_path=/proc/amr"], "--save_path /proc/amr: cannot write"),
+    (["--cls_probe=", "--bpc"], "--bpc lets the online probe's loss train the encoder; it needs --cls_probe"),
+    (["--bpc", "--model=vae"], "--bpc (the probe's loss training the encoder) is for the AMR models"),
+    (["--cls_probe_weight=2"], "--cls_probe_weight weighs the probe's loss in the generator's loss, which only --bpc"),
+    (["--bpc", "--cls_probe_weight=-1"], "--cls_probe_weight must be >= 0"),
+    (["--batches_per_epoch=-1"], "--batches_per_epoch and --beta must be >= 0"),
 ]
 
 
@@ -197,7 +225,8 @@ def test_missing_config_file_and_changed_config_are_refused(tmp_path, capsys):
 @pytest.mark.parametrize("script", sorted((ROOT / "exps" / "mnist").glob("*.sh")), ids=lambda p: p.stem)
 def test_reference_mnist_command_lines_start_training(tmp_path, script):
     env = dict(os.environ, DATA_DIR=str(SHARED_DATA), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    smoke = ["--epochs=1", "--bpc=3", "--subset_train=512", "--val_batch_size=256", f"--save_path={tmp_path}"]
+    smoke = ["--epochs=1", "--batches_per_epoch=3", "--subset_train=512", "--val_batch_size=256",
+             f"--save_path={tmp_path}"]
     proc = subprocess.run(["bash", str(script)] + smoke, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (d,) = list(tmp_path.glob("s1/*/0"))

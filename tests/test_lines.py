@@ -107,7 +107,7 @@ def test_ideal_interpolation_takes_the_shorter_arc():
 # ---------------------------------------------------------------- the mode
 
 TINY = ["--dataset=lines", "--arch=acai_lines", "--ngf=4", "--ndf=4", "--subset_train=128", "--batch_size=32",
-        "--epochs=1", "--bpc=2", "--save_every=1", "--save_images_every=100", "--val_batch_size=500"]
+        "--epochs=1", "--batches_per_epoch=2", "--save_every=1", "--save_images_every=100", "--val_batch_size=500"]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_lines_eval_writes_scores_interpolations_and_grid(lines_run):
 
 def test_lines_eval_is_refused_on_another_dataset(tmp_path, capsys):
     argv = ["--dataset=digits", "--ngf=4", "--ndf=4", "--subset_train=64", "--batch_size=32", "--epochs=1",
-            "--bpc=1", "--save_path", tmp_path]
+            "--batches_per_epoch=1", "--save_path", tmp_path]
     assert run(argv) == 0
     capsys.readouterr()
     assert run(argv + ["--mode=lines_eval"]) == 2

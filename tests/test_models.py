@@ -308,6 +308,40 @@ def test_plain_autoencoder_has_no_discriminator_and_trains_generator_and_probe()
         AMR(g, None, AMRConfig())
 
 
+def encoder_grads(model, x, y):
+    model.zero_grad(set_to_none=True)
+    fwd = model.forward_pass(x, rng=gen(1), y=y)
+    model.generator_loss(x, fwd, y)[0].backward()
+    return {n: p.grad.clone() for n, p in model.generator.encoder.named_parameters()}
+
+
+def test_probe_trains_the_encoder_only_under_probe_backprop():
+    """--bpc (cfg.probe_backprop): the generator's loss gains probe_weight x the probe's cross-entropy on
+    the codes, so the encoder's gradient gains exactly that term's gradient; without it, no gradient
+    from the probe reaches the encoder (changing the probe changes nothing)."""
+    x, y = make_batch()
+    x = x.double()  # float64: the check subtracts two gradients of the whole loss
+    plain = make_model().double()
+    with_probe = make_model(probe_backprop=True, probe_weight=0.7).double()
+    g0, g1 = encoder_grads(plain, x, y), encoder_grads(with_probe, x, y)
+    with_probe.zero_grad(set_to_none=True)
+    codes = with_probe.generator.encode(x)
+    (0.7 * torch.nn.functional.cross_entropy(with_probe.probe(codes), y)).backward()
+    for n, p in with_probe.generator.encoder.named_parameters():
+        torch.testing.assert_close(g1[n] - g0[n], p.grad, rtol=1e-7, atol=1e-12)
+    assert any(p.grad.abs().sum() > 0 for p in with_probe.generator.encoder.parameters())
+    other_probe = make_model().double()  # a fresh copy: spectral norm's power iteration moves on each pass
+    with torch.no_grad():
+        for p in other_probe.probe.parameters():
+            p.mul_(-3.0)
+    for n, g in encoder_grads(other_probe, x, y).items():
+        assert torch.equal(g, g0[n])
+    logs = with_probe.train_step(x, y, update_g=True)
+    assert logs["g_probe"] > 0 and "g_probe" not in plain.train_step(x, y, update_g=True)
+    with pytest.raises(ValueError, match="needs a probe"):
+        make_model(probe=False, probe_backprop=True)
+
+
 def test_train_step_without_generator_update():
     model = make_model(beta=0.5)
     x, y = make_batch()

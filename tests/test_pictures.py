@@ -18,7 +18,7 @@ from models.mixing import triangle_tour_weights
 from runs.images import gif_frame_ms
 from runs.plots import curve_series, save_curves
 
-RUN = FAST + ["--bpc=2", "--save_images_every=100"]
+RUN = FAST + ["--batches_per_epoch=2", "--save_images_every=100"]
 NAME = "digits_swapgan_mixup"
 CELL = 32 + 2  # a 32 px image and its 2 px padding
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py

@@ -117,10 +117,11 @@ VALUES = st.one_of(st.integers(-3, 100).map(str), st.sampled_from(
      "architectures/arch_acai_kyle.py", "linear", "../../etc/passwd", "mixup", "fm2", "kgan", "vae", "train",
      "interp_valid", "probe", "none", "auto", "7", "cpu", "cuda"]))
 FLAGS = ["--model", "--k", "--mixer", "--arch", "--n_channels", "--ngf", "--ndf", "--lamb", "--beta", "--cls",
-         "--batch_size", "--epochs", "--bpc", "--lr", "--update_g_every", "--cls_probe", "--cls_probe_args",
+         "--batch_size", "--epochs", "--batches_per_epoch", "--lr", "--update_g_every", "--cls_probe",
+         "--cls_probe_args",
          "--dataset_args", "--mode", "--mode_override", "--save_every", "--val_batch_size", "--device",
          "--latent_dim", "--eps", "--subset_train", "--seed", "--resume"]
-SWITCHES = ["--disable_mix", "--disable_g_recon", "--amp", "--cls_label_only"]
+SWITCHES = ["--disable_mix", "--disable_g_recon", "--amp", "--cls_label_only", "--bpc"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

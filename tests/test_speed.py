@@ -180,7 +180,8 @@ def test_amp_stays_close_to_float32():
 
 
 def run_digits(tmp_path, name, *extra):
-    argv = FAST + ["--epochs=1", "--bpc=3", f"--save_path={tmp_path}", f"--name={name}", "--update_g_every=1"]
+    argv = FAST + ["--epochs=1", "--batches_per_epoch=3", f"--save_path={tmp_path}", f"--name={name}",
+                   "--update_g_every=1"]
     assert task_launcher.main(argv + list(extra)) == 0
     with open(tmp_path / "s0" / name / "0" / "results.csv") as f:
         return next(csv.DictReader(f))

@@ -7,7 +7,7 @@
 # epochs of our 50k training split (ACAI trained on all 60k, we keep 10k for validation). The probe is ACAI's
 # single linear layer on the detached code, trained alongside with the same Adam.
 #   LATENT=2 (default): bottleneck 4x4x2 = 32; LATENT=16: 4x4x16 = 256 (the two MNIST runs of runs/acai.sh)
-#   SEED (default 1); DATA_DIR (default ./data); arguments after the script override, e.g. --epochs=1 --bpc=10
+#   SEED (default 1); DATA_DIR (default ./data); arguments after the script override, e.g. --epochs=1 --batches_per_epoch=10
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 latent=${LATENT:-2}
 code=$((latent * 16))
