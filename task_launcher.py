@@ -152,6 +152,13 @@ def build_parser():
                    help="trial folder inside the experiment (default: $SLURM_JOB_ID, else 0)")
     g.add_argument("--save_every", type=int, default=5, help="keep a checkpoint ckpt_<epoch>.pt every N epochs")
     g.add_argument("--save_images_every", type=int, default=1, help="write image grids every N epochs")
+    g.add_argument("--no_verbose", action="store_true", help="no progress bar during training epochs (the reference's "
+                                                               "flag; epoch lines are still printed)")
+    g.add_argument("--sigma", type=float, default=0.0,
+                   help="the reference's unfinished code dropout; not implemented: any value other than 0 is refused")
+    g.add_argument("--load_nonstrict", action="store_true",
+                   help="the reference's partial checkpoint loading; refused: checkpoints load strictly, so that a "
+                        "resumed run is the run it claims to be")
     g.add_argument("--tensorboard", action="store_true",
                    help="also log to <run_dir>/tb/ for TensorBoard: every results.csv column each epoch, running "
                         "training losses every 50 steps, the epoch images and an interpolation grid "
@@ -251,9 +258,38 @@ def key_values(text, flag, defaults):
     return {**defaults, **given}
 
 
+# Flags a model has no use for: given with a value other than the default, they are refused rather than ignored.
+_NO_DISCRIMINATOR = "it has no discriminator"
+IGNORED_FLAGS = {
+    "vae": {"gan_loss": _NO_DISCRIMINATOR, "ndf": _NO_DISCRIMINATOR, "disable_g_recon": _NO_DISCRIMINATOR,
+            "update_g_every": "encoder and decoder are updated together on every step",
+            "disable_mix": "it mixes nothing", "mixer": "it mixes nothing"},
+    # (--ndf stays: the control builds and discards a discriminator of that width, so that its probe starts
+    # from the same draws as every other method's)
+    "ae": {"gan_loss": _NO_DISCRIMINATOR, "disable_g_recon": _NO_DISCRIMINATOR},
+}
+CLASS_MIXING_FLAGS = ("cls_loss", "eps", "cls_label_only")  # only read when --cls > 0
+
+
+def refuse_ignored_flags(args, objective):
+    defaults = build_parser().parse_args([])
+    ignored = dict(IGNORED_FLAGS.get(objective, {}))
+    if args.cls == 0:
+        ignored.update({flag: "they only act with --cls > 0 (class-conditioned mixing)" for flag in CLASS_MIXING_FLAGS})
+    given = [flag for flag in ignored if getattr(args, flag) != getattr(defaults, flag)]
+    if given:
+        where = f"--model {args.model}" if given[0] in IGNORED_FLAGS.get(objective, {}) else "this run"
+        raise ConfigError(f"--{given[0]} has no effect in {where} ({ignored[given[0]]}); drop it")
+
+
 def validate(args):
     """Resolve defaults and check flags; returns the options derived from them."""
     objective, k = MODELS[args.model][:2]
+    if args.sigma != 0:
+        raise ConfigError("--sigma (the reference's unfinished dropout on the code) is not implemented; drop it")
+    if args.load_nonstrict:
+        raise ConfigError("--load_nonstrict: checkpoints load strictly (a partly loaded model would not be the run "
+                          "it claims to be); drop it, or start a new run with --resume none")
     if k is None:
         if args.k is None:
             raise ConfigError("--model kgan needs --k (the number of codes mixed, >= 2)")
@@ -264,7 +300,7 @@ def validate(args):
         raise ConfigError(f"--k must be >= 2, got {k}")
     if objective == "ae" and (args.mixer != "mixup" or args.k is not None):
         raise ConfigError("--model ae mixes nothing (no mixer, no discriminator); drop --mixer and --k")
-    if objective not in ("amr", "ae") and (args.mixer != "mixup" or args.disable_mix):
+    if objective not in ("amr", "ae", "vae") and (args.mixer != "mixup" or args.disable_mix):
         raise ConfigError(f"--model {args.model} mixes with --mixer mixup and cannot --disable_mix; "
                           f"use --model swapgan for other mixers or the baseline")
     if args.cls < 0 or args.eps < 0:
@@ -320,6 +356,7 @@ def validate(args):
     if args.compile and device.type == "cpu" and not (shutil.which("g++") or shutil.which("clang++")):
         raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; "
                           "install one or drop --compile")
+    refuse_ignored_flags(args, objective)
     if args.name is None:
         args.name = (f"{args.dataset}_ae" if objective == "ae" else
                      f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}")
@@ -558,7 +595,7 @@ def train(args, opts, data, model, run_dir):
         n_batches = batches_per_epoch(len(order), batch_size, args.batches_per_epoch)
         bar = tqdm(batches(data.train, batch_size, device, order, args.batches_per_epoch), total=n_batches,
                    desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0,
-                   disable=None if world.main else True)
+                   disable=True if args.no_verbose or not world.main else None)
         log = None if tb is None else (lambda done, means, before=steps: tb.running_losses(before + done, means))
         train_logs = train_epoch(model, bar, args.update_g_every, epoch, world, log)
         train_time = time.time() - t0

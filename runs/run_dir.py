@@ -15,9 +15,9 @@ from .files import atomic_write_text
 # Flags that may change when a run is resumed or evaluated (or its folder moved); any other
 # difference means a different model or training run.
 RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
-                     "save_images_every", "val_batch_size", "vis_seed", "batches_per_epoch", "data_dir", "dataset_args",
-                     "save_path", "name", "trial_id", "amp", "compile", "disentangle_every", "lines_eval_every",
-                     "tensorboard"}
+                     "save_images_every", "val_batch_size", "vis_seed", "batches_per_epoch", "data_dir",
+                     "dataset_args", "save_path", "name", "trial_id", "amp", "compile", "disentangle_every",
+                     "lines_eval_every", "no_verbose", "tensorboard"}
 
 
 @functools.lru_cache(maxsize=None)

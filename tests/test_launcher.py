@@ -196,6 +196,17 @@ BAD_INPUTS = [
     (["--cls_probe_weight=2"], "--cls_probe_weight weighs the probe's loss in the generator's loss, which only --bpc"),
     (["--bpc", "--cls_probe_weight=-1"], "--cls_probe_weight must be >= 0"),
     (["--batches_per_epoch=-1"], "--batches_per_epoch and --beta must be >= 0"),
+    (["--model=ae", "--gan_loss=mse"], "--gan_loss has no effect in --model ae (it has no discriminator); drop it"),
+    (["--model=ae", "--disable_g_recon"], "--disable_g_recon has no effect in --model ae"),
+    (["--model=vae", "--arch=dsprite_gd", "--recon_loss=bce_sum"], "--ndf has no effect in --model vae"),
+    (["--model=vae", "--arch=dsprite_gd", "--recon_loss=bce_sum", "--ndf=0", "--update_g_every=1"],
+     "--update_g_every has no effect in --model vae"),
+    (["--model=vae", "--arch=dsprite_gd", "--recon_loss=bce_sum", "--ndf=0", "--mixer=fm"],
+     "--mixer has no effect in --model vae (it mixes nothing)"),
+    (["--eps=0.5"], "--eps has no effect in this run (they only act with --cls > 0"),
+    (["--cls_label_only"], "--cls_label_only has no effect in this run"),
+    (["--sigma=0.1"], "--sigma (the reference's unfinished dropout on the code) is not implemented"),
+    (["--load_nonstrict"], "--load_nonstrict: checkpoints load strictly"),
 ]
 
 
