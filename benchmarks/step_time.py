@@ -10,7 +10,7 @@ updated every 5th step) on random
 uint8 images of MNIST's shape, so no dataset is needed. The reference style
 (benchmarks/reference_step.py) reads batches from a DataLoader, calls the discriminator once per
 term, reads every loss with .item() each step and uses the reference's layers (NCHW,
-nn.InstanceNorm2d, out-of-place LeakyReLU); ours is task_launcher.train_epoch over
+nn.InstanceNorm2d, out-of-place LeakyReLU); ours is runs.training.train_epoch over
 iterators.batches, exactly as a run trains. Variants alternate within each repeat so that load
 from other processes hits both alike; the figure is the median over repeats after warm-up.
 """
@@ -26,10 +26,12 @@ import task_launcher
 from benchmarks.reference_step import reference_epoch, reference_layers, reference_loader
 from iterators import Dataset, Split, batches, epoch_order, on_device
 from runs.run_dir import versions
+from runs.training import train_epoch
 
 PAPER_FLAGS = ["--dataset=mnist", "--model=swapgan", "--mixer=mixup", "--lamb=10",
                "--beta=0", "--lr=1e-4", "--beta1=0.5", "--beta2=0.99", "--weight_decay=1e-5",
                "--cls_probe=linear_legacy", "--update_g_every=5"]
+UPDATE_G_EVERY = 5  # as in PAPER_FLAGS: the generator's step on every 5th batch
 
 
 def build(device, data, batch_size, amp=False, compile=False, seed=0, arch="arch_acai_kyle"):
@@ -61,14 +63,13 @@ def make_runner(variant, device, batch_size, steps, data, split_dev, arch):
     if variant == "reference":
         reference_layers(model)
         loader = reference_loader(data.train, batch_size, seed=0)
-        return lambda: reference_epoch(model, loader, device, steps, model.cfg.update_g_every)
+        return lambda: reference_epoch(model, loader, device, steps, UPDATE_G_EVERY)
     epoch = [0]
 
     def ours():
         epoch[0] += 1
         order = epoch_order(0, epoch[0], len(split_dev))
-        task_launcher.train_epoch(model, batches(split_dev, batch_size, device, order, limit=steps),
-                                  model.cfg.update_g_every)
+        train_epoch(model, batches(split_dev, batch_size, device, order, limit=steps), UPDATE_G_EVERY)
     return ours
 
 

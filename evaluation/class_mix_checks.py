@@ -23,7 +23,7 @@ from models.trainable import eval_mode
 from runs.errors import ConfigError
 from runs.files import atomic_write_text
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_run_dir
+from runs.run_dir import load_for_eval, make_mode_folder
 
 INTERP_OPTIONS = {"padding": 2}           # --mode_override keys of interp_sup_*
 RATE_OPTIONS = {"num_pairs": 500}         # --mode_override keys of label_consistency
@@ -131,7 +131,7 @@ def label_consistency(args, opts, data, model, run_dir):
               f"{row['random_uniform_all']:.3f}, Bernoulli {row['random_bernoulli_all']:.3f}); judge accuracy "
               f"{row['judge_acc_real']:.3f} on real, {row['judge_acc_recon']:.3f} on reconstructions "
               f"({row['pairs']} pairs)")
-    out = make_run_dir(args, run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}")
+    out = make_mode_folder(args, run_dir, path, state)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -153,7 +153,7 @@ def interpolate_supervised(args, opts, data, model, run_dir):
     ha, hb = model.encode(torch.cat([xa, xb])).chunk(2)
     decodes = [model.generator.decode(model.class_mixer(ha, hb, targets[:, t])[0]) for t in range(targets.shape[1])]
     rows = torch.stack([xa, *decodes, xb], 1)
-    out = make_run_dir(args, run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}")
+    out = make_mode_folder(args, run_dir, path, state)
     padding = opts["mode_options"]["padding"]
     for i, row in enumerate(rows):
         save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=padding)

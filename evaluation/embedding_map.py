@@ -13,7 +13,7 @@ from sklearn.manifold import TSNE
 from iterators import Split
 from runs.errors import ConfigError
 from runs.files import atomic_write
-from runs.run_dir import load_for_eval, make_run_dir
+from runs.run_dir import load_for_eval, make_mode_folder
 
 from .features import encode_split
 
@@ -60,7 +60,7 @@ def embedding_map(args, opts, data, model, run_dir):
     points = project(args.mode, codes, o, args.vis_seed)
     title = (f"{'t-SNE' if args.mode == 'tsne' else 'PCA'} of {len(codes)} validation codes ({codes.shape[1]}-d), "
              f"{args.name}, epoch {state['epoch']}")
-    out = make_run_dir(args, run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}")
+    out = make_mode_folder(args, run_dir, path, state)
     fig = draw_map(points, labels, data.n_classes, title)
     atomic_write(out / f"{args.mode}.png", lambda f: fig.savefig(f, format="png"))
     atomic_write(out / f"{args.mode}.npz", lambda f: np.savez(f, points=points, labels=labels))

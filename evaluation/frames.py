@@ -15,7 +15,7 @@ from models.interpolation import decode_mixes
 from models.mixing import interpolation_weights, triangle_tour_weights
 from runs.errors import ConfigError
 from runs.images import save_gif
-from runs.run_dir import load_for_eval, make_run_dir
+from runs.run_dir import load_for_eval, make_mode_folder
 
 # --mode_override keys; num_interps, framerate and resize_to keep the reference's names
 # (its ffmpeg-only crf has no GIF counterpart)
@@ -66,7 +66,7 @@ def save_frames(args, opts, data, model, run_dir):
         "bernoulli": loop_frames(model, x[:s], interpolation_weights("fm", channels + 1, channels)[:-1]),
         "triangle": decode_mixes(model, list(x[:3]), triangle_tour_weights(steps, channels)),
     }
-    out = make_run_dir(args, run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}")
+    out = make_mode_folder(args, run_dir, path, state)
     for name, frames in animations.items():
         save_gif(resized(frames, o["resize_to"]), out / f"{name}.gif", o["framerate"], o["padding"])
     print(f"wrote {', '.join(f'{name}.gif ({f.shape[1]} frames)' for name, f in animations.items())} to {out}")

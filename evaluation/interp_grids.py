@@ -3,7 +3,7 @@ from iterators import vis_batch
 from models.interpolation import interpolate_pairs
 from runs.errors import ConfigError
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_run_dir
+from runs.run_dir import load_for_eval, make_mode_folder
 
 OPTIONS = {"num_interps": 10, "padding": 2}  # --mode_override keys
 
@@ -17,8 +17,7 @@ def interpolate(args, opts, data, model, run_dir):
         raise ConfigError("interpolation grids need --val_batch_size >= 2 and num_interps >= 2 (--mode_override)")
     x, _ = vis_batch(split, n, args.vis_seed, opts["device"])
     rows = interpolate_pairs(model, x[0::2], x[1::2], args.mixer, steps=o["num_interps"])
-    out = run_dir / args.mode / f"{path.stem}_epoch{state['epoch']}"
-    make_run_dir(args, out)
+    out = make_mode_folder(args, run_dir, path, state)
     for i, row in enumerate(rows):
         save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=o["padding"])
     save_grid(rows.flatten(0, 1), out / "grid.png", nrow=rows.shape[1], padding=o["padding"])

@@ -32,7 +32,7 @@ from models.mixing import interpolation_weights
 from runs.errors import ConfigError
 from runs.files import atomic_write, atomic_write_text
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_run_dir
+from runs.run_dir import load_for_eval, make_mode_folder
 
 N_TRUE_LINES = 10000
 OPTIONS = {"n_interpolations": 256, "n_steps": 16, "grid_rows": 16}  # --mode_override keys
@@ -185,8 +185,7 @@ def lines_eval(args, opts, data, model, run_dir):
                   steps=state.get("steps"), mixer=args.mixer,
                   protocol=f"validation images i and {n} + i, {steps} decoded frames each; cosine distance to the "
                            f"nearest of {N_TRUE_LINES} true lines; smoothness as ACAI (evaluation/lines_benchmark.py)")
-    out = run_dir / "lines_eval" / f"{path.stem}_epoch{state['epoch']}"
-    make_run_dir(args, out)
+    out = make_mode_folder(args, run_dir, path, state, mode="lines_eval")
     x_a, x_b = _pairs(data, options, "cpu")
     rows = min(options["grid_rows"], n)
     angles = split_angles("valid")

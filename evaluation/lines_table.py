@@ -6,12 +6,12 @@ pixel and ideal ones."""
 import csv
 import io
 import statistics
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from runs.images import save_grid
+from runs.run_dir import mode_folder
 
 from .paired import paired
 
@@ -107,7 +107,7 @@ def lines_csv_text(rows):
 
 def _interpolations(run):
     """The saved interpolations [n, n_steps, H, W] of the run's lines_eval.json, or None if absent."""
-    folder = run.path / "lines_eval" / f"{Path(run.lines['checkpoint']).stem}_epoch{run.lines['epoch']}"
+    folder = mode_folder(run.path, "lines_eval", run.lines["checkpoint"], run.lines["epoch"])
     try:
         return np.load(folder / "interpolations.npz")["interpolations"]
     except (OSError, KeyError, ValueError):

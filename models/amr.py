@@ -1,8 +1,9 @@
 """Adversarial mixup resynthesis: ONE model for k >= 2 sources and the ACAI variants.
 
-A training step (as the reference): the generator (autoencoder) is updated every
-`update_g_every` steps, then the discriminator every step on the same batch's
-reconstructions and mixes, then the optional linear probe on the detached codes.
+A training step (as the reference): the generator (autoencoder) is updated when the
+caller asks (update_g: the training loop's --update_g_every), then the discriminator
+every step on the same batch's reconstructions and mixes, then the optional linear
+probe on the detached codes.
 Each phase calls the discriminator once on all its images concatenated: it has no
 batch-dependent layers, so this equals separate calls (tests check it) and
 computes the spectral-norm weights once per phase instead of once per term.
@@ -41,7 +42,6 @@ class AMRConfig:
     gan_loss: str = "bce"
     disable_mix: bool = False     # adversarial autoencoder baseline: no mixes at all
     disable_g_recon: bool = False  # no adversarial term on reconstructions
-    update_g_every: int = 5
     acai_gamma: float = 0.2
     acai_adv_weight: float = 0.5
     cls: float = 0.0              # > 0: class-conditioned mixes, weight of their auxiliary classifier loss

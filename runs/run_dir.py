@@ -50,6 +50,18 @@ def make_run_dir(args, folder):
     return folder
 
 
+def mode_folder(run_dir, mode, checkpoint, epoch):
+    """Where --mode `mode` puts what it writes for the checkpoint file `checkpoint` of `epoch`:
+    <run_dir>/<mode>/<checkpoint name>_epoch<epoch>/ (one folder per checkpoint, so modes never
+    overwrite each other's or another checkpoint's files)."""
+    return Path(run_dir) / mode / f"{Path(checkpoint).stem}_epoch{epoch}"
+
+
+def make_mode_folder(args, run_dir, checkpoint, state, mode=None):
+    """mode_folder for the checkpoint a mode loaded (mode: default --mode), created."""
+    return make_run_dir(args, mode_folder(run_dir, mode or args.mode, checkpoint, state["epoch"]))
+
+
 def write_config(run_dir, args, resolved):
     cfg = {"args": dict(vars(args)), "resolved": resolved, "versions": versions(),
            "command": shlex.join([sys.executable] + sys.argv)}

@@ -7,6 +7,8 @@ from pathlib import Path
 # subprocesses inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import csv  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -36,3 +38,18 @@ def data_dir(tmp_path_factory):
     """Tiny files of every image dataset format (tests/dataset_files.py) in one --data_dir."""
     from dataset_files import write_all
     return write_all(tmp_path_factory.mktemp("data"))
+
+
+def run(argv):
+    """task_launcher.main in this process; argparse's exits count as exit statuses like everything else."""
+    import task_launcher
+    try:
+        return task_launcher.main([str(a) for a in argv])
+    except SystemExit as e:
+        return e.code
+
+
+def rows(path):
+    """The rows of a CSV file (results.csv, report.csv, ...) as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,6 +1,5 @@
 """Supervised class-conditioned mixing (--cls > 0): the class mixer, label mixing, the extra loss
 terms, the discriminator's auxiliary classifier, the label-consistency rate and the modes."""
-import csv
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +10,7 @@ from torch import nn
 import evaluation.judge
 import task_launcher
 from architectures import build_networks
-from conftest import FAST
+from conftest import FAST, rows
 from evaluation.class_mix_checks import consistency_rates, top_k_is_target
 from iterators import batches, epoch_order, load_dataset
 from models import AMR, AMRConfig
@@ -196,11 +195,6 @@ def test_consistency_rate_known_answers():
 
 
 # ---- the command line --------------------------------------------------------------------------------
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.mark.parametrize("extra", [[], ["--cls_label_only", "--cls_loss=mse", "--model=threegan"]],
                          ids=["default", "label_only_mse_k3"])
 def test_train_resume_and_modes(tmp_path, capsys, monkeypatch, extra):

@@ -1,13 +1,12 @@
 """Data-parallel training under torchrun: 2 CPU processes with gloo on digits; and a single
 process gives exactly what it gave before data parallelism existed."""
-import csv
 import subprocess
 import sys
 
 import pytest
 
 import task_launcher
-from conftest import FAST, ROOT
+from conftest import FAST, ROOT, rows
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
@@ -15,11 +14,6 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 def torchrun(tmp_path, *extra):
     return subprocess.run([*TORCHRUN, "task_launcher.py", *FAST, f"--save_path={tmp_path}", *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_two_processes_train_stay_identical_write_once_and_resume(tmp_path, capsys):

@@ -14,10 +14,9 @@ from torch import nn
 
 import task_launcher
 from architectures import build_networks
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, rows, run
 from dsprites_npz import OFFICIAL_NAMES, write_npz
 from models.vae import VAE, VAEConfig
-from test_launcher import rows, run
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 

@@ -1,5 +1,4 @@
 """The command line: flags, run folder, resume, interpolation grids, bad input."""
-import csv
 import os
 import re
 import subprocess
@@ -10,25 +9,11 @@ import pytest
 import torch
 import yaml
 
-import task_launcher
-from conftest import FAST, ROOT, SHARED_DATA, needs_shared_mnist
-
-
-def run(argv):
-    """main() in this process; argparse errors count as exit status 2 like everything else."""
-    try:
-        return task_launcher.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
+from conftest import FAST, ROOT, SHARED_DATA, needs_shared_mnist, rows, run
 
 
 def run_dir(save_path, name="digits_swapgan_mixup", seed=0, trial="0"):
     return Path(save_path) / f"s{seed}" / name / trial
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 REFERENCE_FLAGS = ["--model", "--k", "--dataset", "--dataset_args", "--subset_train", "--arch", "--batch_size",

@@ -8,17 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-import task_launcher
+from conftest import run
 from evaluation import lines_benchmark as L
 from iterators import load_dataset, to_float
 from iterators.lines import SPLIT_SIZES, angle_labels, draw_lines, split_angles
-
-
-def run(argv):
-    try:
-        return task_launcher.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
 
 
 # ---------------------------------------------------------------- the data

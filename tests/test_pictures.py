@@ -1,6 +1,5 @@
 """Pictures: per-run curves.png, --mode save_frames GIFs, --mode tsne / pca maps. Every file is
 opened with PIL and checked for size, frame count and that its frames differ."""
-import csv
 import math
 
 import numpy as np
@@ -8,9 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-import task_launcher
 from architectures import build_networks
-from conftest import FAST
+from conftest import FAST, rows, run
 from iterators import load_dataset
 from models import AMR, AMRConfig
 from models.interpolation import decode_mixes
@@ -22,18 +20,6 @@ RUN = FAST + ["--batches_per_epoch=2", "--save_images_every=100"]
 NAME = "digits_swapgan_mixup"
 CELL = 32 + 2  # a 32 px image and its 2 px padding
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
-def run(argv):
-    try:
-        return task_launcher.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def gif_frames(path):

@@ -7,18 +7,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-import task_launcher
+from conftest import run
 
 # Four epochs of a tiny model on the full digits training split (152 steps).
 TRAIN = ["--dataset=digits", "--batch_size=32", "--ngf=4", "--ndf=4", "--lamb=10", "--beta=0", "--lr=2e-3",
          "--epochs=4", "--save_every=100", "--save_images_every=100", "--val_batch_size=500"]
-
-
-def run(argv):
-    try:
-        return task_launcher.main([str(a) for a in argv])
-    except SystemExit as e:
-        return e.code
 
 
 @pytest.fixture(scope="module")
