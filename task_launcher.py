@@ -110,7 +110,7 @@ def build_parser():
                         "(default: each process takes --batch_size examples per step)")
     g = p.add_argument_group("online linear probe")
     g.add_argument("--cls_probe", default=None,
-                   help="classifier on the detached bottleneck, trained alongside: " + ", ".join(PROBES)
+                   help="classifier on the bottleneck (detached unless --bpc), trained alongside: " + ", ".join(PROBES)
                         + " (path spellings such as architectures/cls_probes/linear.py map to the name)")
     g.add_argument("--cls_probe_args", default=None,
                    help="probe arguments as a literal dict, e.g. \"{'n_in': 32, 'n_classes': 10}\" "
