@@ -64,22 +64,22 @@ def build_parser():
                         "name; the reference's spellings build the reference's networks, the paper's exps/ pass "
                         "them): " + "; ".join(f"{n}: {a.description}" for n, a in ARCHITECTURES.items()))
     g.add_argument("--n_channels", type=int, default=None, help="image channels; default: the dataset's")
-    g.add_argument("--ngf", type=int, default=0, help="generator base width; 0 keeps the preset's")
-    g.add_argument("--ndf", type=int, default=0, help="discriminator base width; 0 keeps the preset's")
+    g.add_argument("--ngf", "--gen_width", type=int, default=0, help="generator base width; 0 keeps the preset's")
+    g.add_argument("--ndf", "--disc_width", type=int, default=0, help="discriminator base width; 0 keeps the preset's")
     g.add_argument("--latent_dim", type=int, default=0,
                    help="bottleneck channels (the whole code size for dsprite_gd and --model vae); "
                         "0 keeps the preset's")
-    g.add_argument("--lamb", type=float, default=1.0, help="weight of the reconstruction loss")
+    g.add_argument("--lamb", "--recon_weight", type=float, default=1.0, help="weight of the reconstruction loss")
     g.add_argument("--beta", type=float, default=1.0,
                    help="AMR models: weight of the consistency loss |enc(dec(h_mix)) - h_mix| (the paper uses 0); "
                         "--model vae: beta-VAE's beta, the weight of the KL term summed over latent dimensions "
                         "(the reference averaged it over dimensions: its beta B is B / latent_dim here)")
-    g.add_argument("--cls", type=float, default=0.0,
+    g.add_argument("--cls", "--class_mix_weight", type=float, default=0.0,
                    help="> 0: supervised class-conditioned mixing; a class mixer mixes two codes for a target "
                         "label vector and this weighs the discriminator's auxiliary classifier loss on the decode")
     g.add_argument("--cls_loss", default="bce", choices=["bce", "mse"],
                    help="loss of the auxiliary classifier on its sigmoid outputs (with --cls > 0)")
-    g.add_argument("--eps", type=float, default=0.01,
+    g.add_argument("--eps", "--mask_prior_weight", type=float, default=0.01,
                    help="weight of the class mixer's mask prior (sum of the mask - channels / 2)^2 (with --cls > 0)")
     g.add_argument("--cls_label_only", action="store_true",
                    help="the class mixer sees only the target labels, not the two codes (the reference's form)")

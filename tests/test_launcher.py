@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+import task_launcher
 from conftest import FAST, ROOT, SHARED_DATA, needs_shared_mnist, rows, run
 
 
@@ -24,6 +25,14 @@ REFERENCE_FLAGS = ["--model", "--k", "--dataset", "--dataset_args", "--subset_tr
                    "--epochs", "--trial_id",
                    "--save_path", "--val_batch_size", "--save_every", "--save_images_every", "--resume",
                    "--num_workers", "--mode", "--mode_override", "--vis_seed", "--data_dir", "--device"]
+
+
+def test_self_explaining_aliases_set_the_references_flags():
+    pairs = {"--recon_weight=3": ("lamb", 3.0), "--gen_width=8": ("ngf", 8), "--disc_width=8": ("ndf", 8),
+             "--class_mix_weight=0.5": ("cls", 0.5), "--mask_prior_weight=0.1": ("eps", 0.1),
+             "--cls_probe_backprop_grads": ("bpc", True)}
+    for flag, (dest, value) in pairs.items():
+        assert getattr(task_launcher.parse_args([flag]), dest) == value, flag
 
 
 def test_help_lists_every_flag_with_a_meaning():
