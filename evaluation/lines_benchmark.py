@@ -146,28 +146,29 @@ def _pairs(data, options, device):
     return x[:n], x[n:]
 
 
-def evaluate(model, data, mixer, options, device):
-    """(scores {model, pixel, ideal}, the model's interpolations [n, n_steps, H, W])."""
+def interpolations(model, data, mixer, options, device, references=True):
+    """{"model": the model's interpolations [n, n_steps, H, W] (on the CPU), and with `references`
+    "pixel" and "ideal" of the same pairs}. The references do not depend on the model."""
     x_a, x_b = _pairs(data, options, device)
     n, steps = len(x_a), options["n_steps"]
     was_training = model.training
     model.eval()
     try:
-        decoded = model_interpolations(model, x_a, x_b, mixer, steps)
+        out = {"model": model_interpolations(model, x_a, x_b, mixer, steps)}
     finally:
         model.train(was_training)
-    angles = split_angles("valid")
-    scores = {"model": line_scores(decoded),
-              "pixel": line_scores(pixel_interpolations(x_a[:, 0].cpu(), x_b[:, 0].cpu(), steps)),
-              "ideal": line_scores(ideal_interpolations(angles[:n], angles[n:2 * n], steps))}
-    return scores, decoded
+    if references:
+        angles = split_angles("valid")
+        out["pixel"] = pixel_interpolations(x_a[:, 0].cpu(), x_b[:, 0].cpu(), steps)
+        out["ideal"] = ideal_interpolations(angles[:n], angles[n:2 * n], steps)
+    return out
 
 
 def epoch_columns(model, data, args, device):
-    """The model's two numbers with the default protocol, for the epoch's results.csv row."""
-    scores, _ = evaluate(model, data, args.mixer, OPTIONS, device)
-    return {"lines_mean_distance": scores["model"]["mean_distance"],
-            "lines_smoothness": scores["model"]["smoothness"]}
+    """The model's two numbers with the default protocol, for the epoch's results.csv row (the
+    references, the same every epoch, are left to --mode lines_eval)."""
+    scores = line_scores(interpolations(model, data, args.mixer, OPTIONS, device, references=False)["model"])
+    return {"lines_mean_distance": scores["mean_distance"], "lines_smoothness": scores["smoothness"]}
 
 
 def _json_number(value):
@@ -178,7 +179,9 @@ def lines_eval(args, opts, data, model, run_dir):
     require_lines(data, f"--mode {args.mode}")
     options = opts["mode_options"]
     path, state = load_for_eval(args, model, run_dir)
-    scores, decoded = evaluate(model, data, args.mixer, options, opts["device"])
+    frames = interpolations(model, data, args.mixer, options, opts["device"])
+    scores = {name: line_scores(x) for name, x in frames.items()}
+    decoded = frames["model"]
     n, steps = decoded.shape[:2]
     report = {name: {k: _json_number(v) for k, v in s.items()} for name, s in scores.items()}
     report.update(n_interpolations=n, n_steps=steps, checkpoint=str(path), epoch=state["epoch"],
@@ -186,11 +189,8 @@ def lines_eval(args, opts, data, model, run_dir):
                   protocol=f"validation images i and {n} + i, {steps} decoded frames each; cosine distance to the "
                            f"nearest of {N_TRUE_LINES} true lines; smoothness as ACAI (evaluation/lines_benchmark.py)")
     out = make_mode_folder(args, run_dir, path, state, mode="lines_eval")
-    x_a, x_b = _pairs(data, options, "cpu")
     rows = min(options["grid_rows"], n)
-    angles = split_angles("valid")
-    grid = torch.stack([pixel_interpolations(x_a[:rows, 0], x_b[:rows, 0], steps), decoded[:rows],
-                        ideal_interpolations(angles[:rows], angles[n:n + rows], steps)], 1)  # [rows, 3, steps, H, W]
+    grid = torch.stack([frames[name][:rows] for name in ("pixel", "model", "ideal")], 1)  # [rows, 3, steps, H, W]
     save_grid(grid.flatten(0, 2)[:, None], out / "grid.png", nrow=steps)
     atomic_write(out / "interpolations.npz", lambda f: np.savez_compressed(f, interpolations=decoded.numpy()))
     text = json.dumps(report, indent=2) + "\n"
