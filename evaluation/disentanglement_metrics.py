@@ -3,12 +3,15 @@
 
 Every metric is `metric(dataset, encode_fn, rng, **sizes) -> dict`:
   dataset    a complete factor grid: `factor_sizes` and `images(flat_indices)` (iterators.dsprites.FactorGrid);
+             MIG and DCI also take factor samples: `classes` [N, F] and `images(rows)` (FactorSamples);
   encode_fn  images -> codes [n, D] (the deterministic representation, e.g. posterior means), or a
-             GridCodes to share one set of encodings between metrics;
+             Codes to share one set of encodings between metrics;
   rng        a numpy RandomState: all sampling comes from it.
-Factors are drawn uniformly from the whole grid (every factor counts, the official file's constant
-colour excepted); the metric's classifier or vote table is fitted on one draw and scored on a
-separate draw. As the representation is deterministic, each grid image is encoded at most once.
+On a grid, factors are drawn uniformly from the whole grid (every factor counts, the official file's
+constant colour excepted); on samples, MIG and DCI draw rows (their factors as they occur in the file).
+The FactorVAE and BetaVAE scores fix one factor and vary the others, which needs the grid: compute()
+skips them on samples and says why. The metric's classifier or vote table is fitted on one draw and
+scored on a separate draw. As the representation is deterministic, each image is encoded at most once.
 
 Differences from the reference's FactorVAE score (its issue tracker: it never drew the fifth factor,
 so it could not exceed 0.8, and it scored the votes it was fitted on): all factors are drawn, and
@@ -20,37 +23,67 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mutual_info_score
 
-from iterators.dsprites import flat_index
+from iterators.dsprites import FactorSamples, flat_index
+
+NEEDS_GRID = ("factor_vae", "beta_vae")  # they fix one factor and vary the others
 
 
-class GridCodes:
-    """Codes of grid images, encoded on first use and kept (each image at most once)."""
+def grid_missing(dataset):
+    """Why the NEEDS_GRID metrics cannot score `dataset`: a line for factor samples, None for a grid."""
+    if isinstance(dataset, FactorSamples):
+        return (f"needs the complete factor grid (it fixes one factor and varies the others); the file holds "
+                f"{len(dataset)} samples, not every combination once")
+    return None
+
+
+class Codes:
+    """Codes of the dataset's images, encoded on first use and kept (each image at most once)."""
 
     def __init__(self, dataset, encode_fn, chunk=4096):
         self.dataset, self.encode_fn, self.chunk = dataset, encode_fn, chunk
         self.sizes = np.asarray(dataset.factor_sizes, dtype=np.int64)
-        self.codes, self.done = None, np.zeros(int(np.prod(self.sizes)), dtype=bool)
+        self.samples = isinstance(dataset, FactorSamples)
+        n = len(dataset) if self.samples else int(np.prod(self.sizes))
+        self.codes, self.done = None, np.zeros(n, dtype=bool)
 
     def __call__(self, factors):
-        """factors [..., F] -> codes [..., D]."""
+        """Grid only: factors [..., F] -> codes [..., D]."""
+        if self.samples:
+            raise ValueError("factor classes address images only in a complete factor grid")
         flat = flat_index(factors.reshape(-1, len(self.sizes)), self.sizes)
-        todo = np.unique(flat[~self.done[flat]])
+        return self.at(flat).reshape(*factors.shape[:-1], -1)
+
+    def at(self, index):
+        """Image indices [n] (flat grid indices, or rows of factor samples) -> codes [n, D]."""
+        todo = np.unique(index[~self.done[index]])
         for i in range(0, len(todo), self.chunk):
             part = todo[i:i + self.chunk]
             z = np.asarray(self.encode_fn(self.dataset.images(part))).reshape(len(part), -1)
             if self.codes is None:  # float32: the whole grid's codes can be large
                 self.codes = np.zeros((len(self.done), z.shape[1]), dtype=np.float32)
             self.codes[part], self.done[part] = z, True
-        return self.codes[flat].astype(np.float64).reshape(*factors.shape[:-1], -1)
+        return self.codes[index].astype(np.float64)
 
 
-def grid_codes(dataset, encode_fn):
-    return encode_fn if isinstance(encode_fn, GridCodes) else GridCodes(dataset, encode_fn)
+def cached_codes(dataset, encode_fn):
+    return encode_fn if isinstance(encode_fn, Codes) else Codes(dataset, encode_fn)
 
 
 def sample_factors(dataset, shape, rng):
     """Independent uniform factor classes, int64 [*shape, F]."""
     return np.stack([rng.randint(n, size=shape) for n in dataset.factor_sizes], -1)
+
+
+def draws(dataset, codes, sizes, rng):
+    """(factor classes [n, F], codes [n, D]) for draws of each of `sizes` images. Grid: independent
+    uniform factor classes. Samples: rows of the file, without replacement (so the draws are disjoint)
+    while it holds sum(sizes) rows, else with replacement."""
+    if not isinstance(dataset, FactorSamples):
+        factors = [sample_factors(dataset, (n,), rng) for n in sizes]
+        return [(f, codes(f)) for f in factors]
+    total = sum(sizes)
+    rows = np.split(rng.choice(len(dataset), total, replace=total > len(dataset)), np.cumsum(sizes)[:-1])
+    return [(dataset.classes[r], codes.at(r)) for r in rows]
 
 
 def _fixed_factor_groups(dataset, n, batch_size, rng):
@@ -69,7 +102,7 @@ def factor_vae_score(dataset, encode_fn, rng, batch_size=64, num_train=10000, nu
     (relative to its global variance), and predict the factor from that dimension by majority
     vote. Dimensions whose global standard deviation is below prune_threshold are left out.
     Chance is 1 / number of factors; a code with no active dimension scores 0."""
-    codes = grid_codes(dataset, encode_fn)
+    codes = cached_codes(dataset, encode_fn)
     global_var = codes(sample_factors(dataset, (num_variance_estimate,), rng)).var(0, ddof=1)
     active = np.flatnonzero(np.sqrt(global_var) >= prune_threshold)
     if len(active) == 0:
@@ -93,7 +126,7 @@ def factor_vae_score(dataset, encode_fn, rng, batch_size=64, num_train=10000, nu
 def beta_vae_score(dataset, encode_fn, rng, batch_size=64, num_train=10000, num_eval=5000):
     """Higgins et al. 2017: the mean |z1 - z2| over pairs sharing one factor is the feature; a
     logistic regression predicts which factor was shared. Chance is 1 / number of factors."""
-    codes = grid_codes(dataset, encode_fn)
+    codes = cached_codes(dataset, encode_fn)
     n_factors = len(dataset.factor_sizes)
 
     def points(n, chunk=1000):  # chunks bound the [chunk, batch, D] codes
@@ -121,9 +154,8 @@ def _histogram_discretize(z, num_bins):
 def mig(dataset, encode_fn, rng, num_train=10000, num_bins=20):
     """Chen et al. 2018: per factor, the gap between the two largest mutual informations with a
     code dimension (codes binned into num_bins equal-width bins), over the factor's entropy; averaged."""
-    codes = grid_codes(dataset, encode_fn)
-    factors = sample_factors(dataset, (num_train,), rng)
-    z = _histogram_discretize(codes(factors), num_bins)
+    ((factors, codes),) = draws(dataset, cached_codes(dataset, encode_fn), [num_train], rng)
+    z = _histogram_discretize(codes, num_bins)
     mi = np.array([[mutual_info_score(f, c) for f in factors.T] for c in z.T])  # [D, F]
     entropy = np.array([mutual_info_score(f, f) for f in factors.T])
     top = np.sort(mi, axis=0)[::-1]
@@ -136,9 +168,7 @@ def dci(dataset, encode_fn, rng, num_train=10000, num_test=5000):
     each code dimension for predicting each factor; disentanglement (one factor per dimension) and
     completeness (one dimension per factor) are 1 - normalised entropies weighted by importance;
     informativeness is the trees' accuracy."""
-    codes = grid_codes(dataset, encode_fn)
-    f_train, f_test = sample_factors(dataset, (num_train,), rng), sample_factors(dataset, (num_test,), rng)
-    z_train, z_test = codes(f_train), codes(f_test)
+    (f_train, z_train), (f_test, z_test) = draws(dataset, cached_codes(dataset, encode_fn), [num_train, num_test], rng)
     importance = np.zeros((z_train.shape[1], f_train.shape[1]))
     acc_train, acc_test = [], []
     for k in range(f_train.shape[1]):
@@ -161,11 +191,13 @@ METRICS = {"factor_vae": factor_vae_score, "beta_vae": beta_vae_score, "mig": mi
 
 def compute(dataset, encode_fn, names, seed=0, num_train=10000, num_eval=5000, batch_size=64):
     """The named metrics with disentanglement_lib's sample sizes by default; each metric draws from
-    its own RandomState([seed, position in METRICS]), so a score does not depend on which others run."""
-    codes = grid_codes(dataset, encode_fn)
+    its own RandomState([seed, position in METRICS]), so a score does not depend on which others run.
+    On factor samples the NEEDS_GRID metrics are {"skipped": why} instead."""
+    codes, missing = cached_codes(dataset, encode_fn), grid_missing(dataset)
     sizes = {"factor_vae": dict(batch_size=batch_size, num_train=num_train, num_eval=num_eval,
                                 num_variance_estimate=num_train),
              "beta_vae": dict(batch_size=batch_size, num_train=num_train, num_eval=num_eval),
              "mig": dict(num_train=num_train), "dci": dict(num_train=num_train, num_test=num_eval)}
-    return {name: METRICS[name](dataset, codes, np.random.RandomState([seed, list(METRICS).index(name)]),
-                                **sizes[name]) for name in names}
+    return {name: {"skipped": missing} if missing and name in NEEDS_GRID else
+            METRICS[name](dataset, codes, np.random.RandomState([seed, list(METRICS).index(name)]), **sizes[name])
+            for name in names}

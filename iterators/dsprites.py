@@ -1,17 +1,23 @@
 """dSprites (Matthey et al. 2017): 64 px binary sprites rendered from a complete grid of factors.
 
-Two files in the official npz format are read:
+Files in the official npz format are read:
   - the official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz: 737280 images, 6 latent columns
     (colour, constant, then shape, scale, orientation, posX, posY);
   - subsets such as ../shared/data/dsprites/dsprites_downsampled.npz: the colour column dropped and
-    other factor sizes.
+    other factor sizes;
+  - any other set of rows in that format (5 or 6 columns), e.g. a random 20000-image subset.
 Factor sizes and names come from the file's metadata (a pickle, read with the same restricted
-unpickler as CIFAR-10, so it can only rebuild builtins and numpy arrays), never from the image count.
+unpickler as CIFAR-10, so it can only rebuild builtins and numpy arrays), never from the image count;
+without metadata, sizes are the largest class + 1 and names the official ones. Factors with one value
+(the official file's colour) are dropped.
 
 Images are stored as uint8 0/255 (the file's {0, 1} times 255), so batches are in [-1, 1] like
-the reference's (x - 0.5) / 0.5. Splits come from RandomState(0): 1/20 valid, 1/20 test, the rest
-train; labels are the shape factor (3 classes). The whole grid stays available as `Dataset.factors`
-(a FactorGrid) for the disentanglement metrics, which sample images by factor values from all of it.
+the reference's (x - 0.5) / 0.5. Splits come from RandomState(0) over the file's rows: 1/20 valid,
+1/20 test, the rest train; labels are the shape factor (3 classes). All images stay available as
+`Dataset.factors` for the disentanglement metrics: a FactorGrid when the file holds every combination
+of factor classes exactly once (the metrics then draw images by factor values), else FactorSamples
+(each row, duplicates included, is one sample with its factor classes; only the metrics that need
+(code, factor) pairs alone can use it).
 """
 from __future__ import annotations
 
@@ -51,6 +57,22 @@ class FactorGrid:
         return self.all_images[torch.from_numpy(self.row_of_flat[np.asarray(flat)])]
 
 
+@dataclass
+class FactorSamples:
+    """Images with their factor classes, from a file that is not a complete grid: enough for the metrics
+    that need only (code, factor) pairs. `images(rows)` takes rows of `classes`."""
+    factor_names: tuple
+    factor_sizes: tuple
+    classes: np.ndarray          # int64 [N, F], row r the factor classes of all_images[r]
+    all_images: torch.Tensor     # uint8 [N, C, H, W]; the splits are slices of it
+
+    def __len__(self):
+        return len(self.classes)
+
+    def images(self, rows):
+        return self.all_images[torch.from_numpy(np.asarray(rows))]
+
+
 def flat_index(classes, sizes):
     """Row-major index of factor classes [N, F] in a grid of `sizes`."""
     bases = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
@@ -80,7 +102,7 @@ def _read(path: Path):
             images, classes = d["imgs"], d["latents_classes"]
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(f"imgs is {images.dtype} {images.shape}, expected uint8 [N, H, W]")
-        if classes.ndim != 2 or len(classes) != len(images):
+        if classes.ndim != 2 or len(classes) != len(images) or len(images) == 0:
             raise ValueError(f"latents_classes has shape {classes.shape} for {len(images)} images")
     except Exception as e:  # truncated zip, missing key, a pickle that wants more than data
         raise unreadable("dsprite", path, e) from None
@@ -118,29 +140,29 @@ def _find(data_dir: Path, download: bool) -> Path:
 
 
 def load_dsprites(data_dir: Path, download: bool):
-    """-> (train, valid, test, FactorGrid); see the module docstring."""
+    """-> (train, valid, test, FactorGrid or FactorSamples); see the module docstring."""
     path = _find(Path(data_dir), download)
     images, classes, sizes, names = _read(path)
-    varying = sizes > 1
     if (classes < 0).any() or (classes >= sizes).any():
         raise DatasetError(f"dsprite: {path} has latents_classes outside the metadata's sizes {sizes.tolist()}")
+    varying = (sizes > 1) & (classes.min(0) < classes.max(0))  # a subset may hold one value of a factor
     sizes, classes, names = sizes[varying], classes[:, varying], tuple(n for n, v in zip(names, varying) if v)
-    flat = flat_index(classes, sizes)
-    if len(flat) != int(np.prod(sizes)) or len(np.unique(flat)) != len(flat):
-        raise DatasetError(f"dsprite: {path} is not a complete factor grid ({len(flat)} images for factor sizes "
-                           f"{sizes.tolist()}); the disentanglement metrics need every combination once")
     if "shape" not in names:
-        raise DatasetError(f"dsprite: {path} has no 'shape' factor (factors: {list(names)}) to use as labels")
+        raise DatasetError(f"dsprite: {path} has no varying 'shape' factor (factors: {list(names)}) to use as labels")
     if images.max() > 1:
         raise DatasetError(f"dsprite: {path} has pixel values above 1; expected binary {{0, 1}} images")
 
-    perm = np.random.RandomState(0).permutation(len(flat))
+    perm = np.random.RandomState(0).permutation(len(classes))
     x = torch.from_numpy(images).unsqueeze(1)[torch.from_numpy(perm)]  # one permuted copy; splits are views
     x.mul_(255)
-    row_of_flat = np.empty(len(flat), dtype=np.int64)
-    row_of_flat[flat[perm]] = np.arange(len(flat))
     labels = torch.from_numpy(classes[perm, names.index("shape")].astype(np.int64))
-    n = len(flat) // 20
+    n = len(classes) // 20
     cut = lambda a, b: Split(x[a:b], labels[a:b])  # contiguous slices of the permuted tensor
-    grid = FactorGrid(names, tuple(int(s) for s in sizes), x, row_of_flat)
-    return cut(2 * n, len(flat)), cut(0, n), cut(n, 2 * n), grid
+    flat = flat_index(classes, sizes)
+    if len(flat) == int(np.prod(sizes)) and len(np.unique(flat)) == len(flat):  # every combination once
+        row_of_flat = np.empty(len(flat), dtype=np.int64)
+        row_of_flat[flat[perm]] = np.arange(len(flat))
+        factors = FactorGrid(names, tuple(int(s) for s in sizes), x, row_of_flat)
+    else:
+        factors = FactorSamples(names, tuple(int(s) for s in sizes), classes[perm].astype(np.int64, copy=False), x)
+    return cut(2 * n, len(classes)), cut(0, n), cut(n, 2 * n), factors

@@ -1,5 +1,7 @@
-"""dSprites loader: tiny files in the official (6-column) and subset (5-column) formats, the shared
-real subset when present, and the errors."""
+"""dSprites loader: tiny files in the official (6-column) and subset (5-column) formats, files that are
+not a complete grid (factor samples) through the launcher, the shared real subset when present, and the
+errors."""
+import json
 import pickle
 import zipfile
 
@@ -7,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, rows, run
 from dsprites_npz import OFFICIAL_NAMES, SUBSET_NAMES, row_bits, write_npz
 from iterators import DatasetError, load_dataset
-from iterators.dsprites import OFFICIAL_FILE, SUBSET_FILE, URL, flat_index
+from iterators.dsprites import OFFICIAL_FILE, SUBSET_FILE, URL, FactorGrid, FactorSamples, flat_index
 
 SHARED_FILE = SHARED_DATA / "dsprites" / SUBSET_FILE
 
@@ -71,15 +73,62 @@ def test_missing_file_names_the_download_command(tmp_path, monkeypatch):
     assert not (tmp_path / "dsprites").exists()  # nothing left behind
 
 
+def check_samples(data, classes):
+    """Sample r is the file's row of those factor classes; splits partition the rows; labels are the shape."""
+    samples = data.factors
+    r = row_bits(samples.images(np.arange(len(samples)))[:, 0].numpy())
+    assert np.array_equal(samples.classes, classes[r])
+    seen = np.concatenate([row_bits(s.images[:, 0].numpy()) for s in (data.train, data.valid, data.test)])
+    assert sorted(seen) == list(range(len(classes)))
+    for split in (data.train, data.valid, data.test):
+        r = row_bits(split.images[:, 0].numpy())
+        assert torch.equal(split.labels, torch.from_numpy(classes[r, samples.factor_names.index("shape")]))
+
+
+SUBSETS = {"official_metadata": (OFFICIAL_NAMES, True), "official_bare": (OFFICIAL_NAMES, False),
+           "subset_metadata": (SUBSET_NAMES, True), "subset_bare": (SUBSET_NAMES, False)}
+
+
+@pytest.mark.parametrize("names,metadata", SUBSETS.values(), ids=SUBSETS.keys())
+def test_random_subset_loads_as_factor_samples(tmp_path, names, metadata):
+    sizes = (1, 3, 2, 4, 2, 3)[6 - len(names):]
+    grid = np.stack(np.unravel_index(np.arange(144), sizes), 1)
+    keep = np.flatnonzero(grid[:, -1] < 2)  # posY 2 never occurs: its size is known only from metadata
+    pick = np.random.RandomState(2).choice(keep, 80, replace=False)  # without replacement, as a subset of dSprites
+    classes = write_npz(tmp_path / "subset.npz", sizes, names, metadata=metadata, rows=pick)
+    data = load_dataset("dsprite", tmp_path / "subset.npz", download=False)
+    assert isinstance(data.factors, FactorSamples) and len(data.factors) == 80
+    assert data.factors.factor_names == SUBSET_NAMES  # the 6-column file's constant colour is dropped
+    assert data.factors.factor_sizes == (3, 2, 4, 2, 3 if metadata else 2)
+    assert (len(data.train), len(data.valid), len(data.test)) == (72, 4, 4)
+    assert data.n_classes == 3 and set(data.train.images.unique().tolist()) == {0, 255}
+    check_samples(data, classes[:, len(names) - 5:])
+
+
+def test_duplicates_and_one_valued_factors(tmp_path):
+    """Duplicate rows are samples like any other; a factor with one value in the file is dropped, so a
+    file holding every combination of the others once is their grid."""
+    sizes = (3, 2, 2, 2, 2)
+    doubled = write_npz(tmp_path / "doubled.npz", sizes, SUBSET_NAMES, rows=np.r_[np.arange(48), 0, 0, 7])
+    data = load_dataset("dsprite", tmp_path / "doubled.npz", download=False)
+    assert isinstance(data.factors, FactorSamples) and len(data.factors) == 51
+    check_samples(data, doubled)
+    grid = np.stack(np.unravel_index(np.arange(48), sizes), 1)
+    write_npz(tmp_path / "scale0.npz", sizes, SUBSET_NAMES, rows=np.flatnonzero(grid[:, 1] == 0))
+    data = load_dataset("dsprite", tmp_path / "scale0.npz", download=False)
+    assert isinstance(data.factors, FactorGrid) and data.factors.factor_sizes == (3, 2, 2, 2)
+    assert data.factors.factor_names == ("shape", "orientation", "posX", "posY")
+
+
 def test_bad_files_are_refused(tmp_path):
-    incomplete = tmp_path / "a" / SUBSET_FILE
-    incomplete.parent.mkdir()
-    write_npz(incomplete, (3, 2, 2, 2, 2), SUBSET_NAMES)
-    with np.load(incomplete) as d:
-        arrays = {k: d[k] for k in ("imgs", "latents_classes")}
-    np.savez(incomplete, imgs=arrays["imgs"][:-1], latents_classes=arrays["latents_classes"][:-1])
-    with pytest.raises(DatasetError, match="not a complete factor grid"):
-        load_dataset("dsprite", incomplete, download=False)
+    outside = tmp_path / "outside.npz"
+    write_npz(outside, (3, 2, 2, 2, 2), SUBSET_NAMES)
+    with np.load(outside, allow_pickle=True) as d:
+        arrays = dict(d)
+    arrays["latents_classes"][0, 1] = 2  # scale has 2 values by the metadata
+    np.savez(outside, **arrays)
+    with pytest.raises(DatasetError, match=r"latents_classes outside the metadata's sizes \[3, 2, 2, 2, 2\]"):
+        load_dataset("dsprite", outside, download=False)
 
     class Evil:
         def __reduce__(self):
@@ -92,6 +141,42 @@ def test_bad_files_are_refused(tmp_path):
                    + pickle.dumps(Evil()))
     with pytest.raises(DatasetError, match="cannot read.*refusing to unpickle builtins.print"):
         load_dataset("dsprite", evil, download=False)
+
+
+SMALL_METRICS = "--mode_override=num_train=200,num_eval=100,batch_size=8"
+
+
+def test_subset_trains_and_gets_the_metrics_it_can(tmp_path, capsys, one_thread):
+    """Through the launcher on a random subset: training with --disentangle_every writes the MIG columns,
+    --mode disentangle scores MIG and DCI and records why the others are skipped, and the FactorVAE-only
+    mode refuses."""
+    pick = np.random.RandomState(3).choice(144, 120, replace=False)
+    write_npz(tmp_path / "subset.npz", (1, 3, 2, 4, 2, 3), OFFICIAL_NAMES, rows=pick)
+    argv = [f"--data_dir={tmp_path / 'subset.npz'}", "--dataset=dsprite", "--arch=dsprite_gd", "--model=vae",
+            "--ngf=4", "--beta=4", "--recon_loss=bce_sum", "--batch_size=8", "--val_batch_size=16",
+            "--cls_probe=linear", "--epochs=1", "--save_path", tmp_path / "out"]
+    assert run(argv + ["--batches_per_epoch=2", "--disentangle_every=1"]) == 0
+    d = tmp_path / "out" / "s0" / "dsprite_vae_mixup" / "0"
+    (row,) = rows(d / "results.csv")
+    assert 0 <= float(row["mig_discrete_mig"]) <= 1 and not any(k.startswith(("factor_vae", "beta_vae")) for k in row)
+    capsys.readouterr()
+
+    assert run(argv + ["--mode=disentangle", SMALL_METRICS]) == 0
+    report = json.loads((d / "disentangle.json").read_text())
+    metrics = report["metrics"]
+    assert 0 <= metrics["mig"]["discrete_mig"] <= 1 and 0 <= metrics["dci"]["informativeness_test"] <= 1
+    why = "needs the complete factor grid (it fixes one factor and varies the others); the file holds 120 samples"
+    assert metrics["factor_vae"]["skipped"].startswith(why) and metrics["beta_vae"] == metrics["factor_vae"]
+    assert report["images"].startswith("drawn from all 120 images of the file, which are factor samples")
+    assert report["factors"] == {"shape": 3, "scale": 2, "orientation": 4, "posX": 2, "posY": 3}
+    out = capsys.readouterr().out
+    assert f"skipped factor_vae, beta_vae: {why}" in out and "mig_discrete_mig=" in out
+
+    assert run(argv + ["--mode=dsprite_disentangle_fv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"--mode dsprite_disentangle_fv: factor_vae {why}" in err and "use --mode disentangle" in err
+    assert not (d / "disentangle_fv.json").exists()
 
 
 @pytest.mark.skipif(not SHARED_FILE.is_file(), reason=f"{SHARED_FILE} not found")
