@@ -25,7 +25,7 @@ from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_pr
 from evaluation import disentangle, interp_grids, lines_benchmark, probe as offline_probe
 from evaluation import embedding_map, frames
 from evaluation import class_mix_checks
-from iterators import DATASETS, DatasetError, load_dataset
+from iterators import DATASETS, DatasetError, FileOptions, load_dataset
 from models import AMR, MIXERS, MODELS, AMRConfig
 from models.class_mixing import ClassMixer
 from models.vae import VAE, VAEConfig
@@ -36,6 +36,9 @@ from runs.run_dir import run_dir_path, upgrade_saved_args
 from runs.training import train
 
 DATASET_ARGS = {"download": True}  # --dataset_args keys and defaults
+IMAGE_SIZES = (32, 64, 128)  # --image_size choices, each with an ACAI preset (DEFAULT_ARCH)
+DEFAULT_ARCH = {32: "acai32", 64: "acai64_512", 128: "acai128_1024"}  # --arch when not given, by image size
+LABEL_MODES = ("probe", "logreg", "interp_sup_train", "interp_sup_valid", "label_consistency")  # need labels
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,11 @@ def build_parser():
     g.add_argument("--k", type=int, default=None, help="number of codes mixed (required by kgan, >= 2)")
     g.add_argument("--mixer", default="mixup", choices=MIXERS,
                    help="; ".join(f"{n}: {d}" for n, d in MIXERS.items()))
-    g.add_argument("--arch", default="acai32",
+    g.add_argument("--arch", default=None,
                    help="network preset (a path spelling such as architectures/arch_acai_kyle.py maps to the "
                         "name; the reference's spellings build the reference's networks, the paper's exps/ pass "
-                        "them): " + "; ".join(f"{n}: {a.description}" for n, a in ARCHITECTURES.items()))
+                        "them); default: " + ", ".join(f"{a} for {n} px" for n, a in DEFAULT_ARCH.items()) + ": "
+                        + "; ".join(f"{n}: {a.description}" for n, a in ARCHITECTURES.items()))
     g.add_argument("--n_channels", type=int, default=None, help="image channels; default: the dataset's")
     g.add_argument("--ngf", "--gen_width", type=int, default=0, help="generator base width; 0 keeps the preset's")
     g.add_argument("--ndf", "--disc_width", type=int, default=0, help="discriminator base width; 0 keeps the preset's")
@@ -132,8 +136,15 @@ def build_parser():
                    help="folder holding the datasets (default: $DATA_DIR, else ./data)")
     g.add_argument("--subset_train", type=int, default=None,
                    help="train on a fixed subset of N training examples (the same for every seed)")
+    g.add_argument("--image_size", type=int, default=None, choices=IMAGE_SIZES,
+                   help="datasets of image files (folder, ...): the size images are resized and centre-cropped "
+                        "to (default: the dataset's, 64 for folder); other datasets have their own fixed size")
+    g.add_argument("--max_in_memory_gb", type=float, default=None,
+                   help="image-file datasets whose decoded images take more than this are streamed from disk "
+                        "(decoded on the fly by --num_workers workers); default: a quarter of this machine's RAM")
     g.add_argument("--num_workers", type=int, default=4,
-                   help="accepted for the reference's scripts; data is held in memory, so unused")
+                   help="DataLoader worker processes decoding image files (loading, and streamed training "
+                        "batches); 0 decodes in the main process; datasets held as arrays do not use them")
     g = p.add_argument_group("run and outputs")
     g.add_argument("--save_path", default=os.environ.get("RESULTS_DIR", "./results"),
                    help="results root (default: $RESULTS_DIR, else ./results)")
@@ -156,7 +167,7 @@ def build_parser():
     g.add_argument("--disentangle_every", type=int, default=0,
                    help="every N epochs add the FactorVAE, BetaVAE and MIG scores of --mode disentangle to "
                         "results.csv (datasets with factors: dsprite; DCI is left to the mode, its boosted trees "
-                        "take minutes on a CPU); 0: never")
+                        "take minutes on a CPU; a file that is not a complete grid: MIG only); 0: never")
     g.add_argument("--lines_eval_every", type=int, default=0,
                    help="every N epochs add the mean distance and smoothness of --mode lines_eval (default protocol) "
                         "to results.csv as lines_mean_distance, lines_smoothness (--dataset lines); 0: never")
@@ -317,6 +328,17 @@ def validate(args):
                           "add --bpc or drop --cls_probe_weight")
     if args.cls_probe_weight < 0:
         raise ConfigError(f"--cls_probe_weight must be >= 0, got {args.cls_probe_weight}")
+    dataset = DATASETS[args.dataset]
+    image_size = dataset.image_size or args.image_size or 64
+    if args.image_size is not None and dataset.image_size not in (None, args.image_size):
+        raise ConfigError(f"--image_size {args.image_size}: --dataset {args.dataset} is {dataset.image_size} px; "
+                          f"drop the flag (it resizes datasets of image files such as folder)")
+    if args.num_workers < 0 or (args.max_in_memory_gb is not None and args.max_in_memory_gb < 0):
+        raise ConfigError("--num_workers and --max_in_memory_gb must be >= 0")
+    if dataset.from_files and args.n_channels not in (None, 1, 3):
+        raise ConfigError(f"--n_channels {args.n_channels}: image files are decoded as RGB (3) or grayscale (1)")
+    if args.arch is None:
+        args.arch = DEFAULT_ARCH[image_size]
     try:
         arch = resolve_arch(args.arch)
         probe = resolve_probe(args.cls_probe) if args.cls_probe else None
@@ -353,7 +375,13 @@ def validate(args):
     return dict(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
                 dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args", DATASET_ARGS)},
                 mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
-                device=device)
+                device=device, files=file_options(args, image_size))
+
+
+def file_options(args, image_size):
+    memory = None if args.max_in_memory_gb is None else int(args.max_in_memory_gb * 2 ** 30)
+    return FileOptions(image_size=image_size, n_channels=args.n_channels or 3, max_in_memory_bytes=memory,
+                       num_workers=args.num_workers)
 
 
 def check_against_data(args, opts, data):
@@ -365,6 +393,12 @@ def check_against_data(args, opts, data):
     if args.batch_size > len(data.train):
         raise ConfigError(f"--batch_size {args.batch_size} is larger than the training split "
                           f"({len(data.train)} examples)")
+    if data.n_classes == 0:
+        needs = ("--cls_probe" if args.cls_probe else "--cls > 0" if args.cls > 0 else
+                 f"--mode {args.mode}" if args.mode in LABEL_MODES else None)
+        if needs:
+            raise ConfigError(f"{needs} needs labels, but --dataset {args.dataset} is unlabelled here; put the "
+                              f"images in class subfolders (one per label) or drop it")
     n_classes = opts["probe_args"].get("n_classes", data.n_classes)
     if n_classes != data.n_classes:
         raise ConfigError(f"--cls_probe_args: n_classes {n_classes} but --dataset {args.dataset} has "
@@ -438,7 +472,8 @@ MODES = {
     "interp_valid": Mode(interp_grids.interpolate, "interpolation grids between pairs of validation examples",
                          interp_grids.OPTIONS),
     "disentangle": Mode(disentangle.disentangle, "FactorVAE, BetaVAE, MIG and DCI scores on the factor grid "
-                                                 "(dsprite); writes disentangle.json", disentangle.OPTIONS),
+                                                 "(dsprite; a file that is not a complete grid gets MIG and DCI); "
+                                                 "writes disentangle.json", disentangle.OPTIONS),
     "dsprite_disentangle_fv": Mode(disentangle.disentangle, "the FactorVAE score only (the reference's mode name); "
                                                             "writes disentangle_fv.json", disentangle.OPTIONS),
     "lines_eval": Mode(lines_benchmark.lines_eval, "ACAI's interpolation benchmark (--dataset lines): mean "
@@ -476,7 +511,8 @@ def main(argv=None):
         args = parse_args(sys.argv[1:] if argv is None else argv)
         opts = validate(args)
         opts["world"] = world = join_world(args, opts)
-        data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=opts["dataset_args"]["download"])
+        data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=opts["dataset_args"]["download"],
+                            files=opts["files"])
         check_against_data(args, opts, data)
         run_dir = run_dir_path(args)
         model = build_model(args, opts)

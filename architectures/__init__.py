@@ -38,6 +38,9 @@ ARCHITECTURES = {
     "acai256": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x16 = 256", 32, 4, 16),
     "acai1024": ArchPreset(f"{_ACAI}; 32 px, bottleneck 4x4x64 = 1024", 32, 4, 64),
     "acai64": ArchPreset(f"{_ACAI}; 64 px, bottleneck 4x4x2 = 32", 64, 4, 2),
+    "acai64_512": ArchPreset(f"{_ACAI}; 64 px, bottleneck 4x4x32 = 512 (default for 64 px image files)", 64, 4, 32),
+    "acai128_1024": ArchPreset(f"{_ACAI}; 128 px, bottleneck 4x4x64 = 1024 (default for 128 px image files)",
+                               128, 4, 64),
     "acai_lines": ArchPreset(f"{_ACAI}; 32 px, bottleneck 2x2x16 = 64: ACAI's network for its lines benchmark "
                              "(latent_width 2, depth 16, latent 16)", 32, 2, 16),
     "acai32_plain": ArchPreset("ACAI's networks as published (its layers and init, no instance norm, no spectral "
@@ -49,8 +52,13 @@ ARCHITECTURES = {
 }
 
 
+# The reference's other file names for networks registered above.
+ARCH_ALIASES = {"arch_dsprite_burgess-g_kyle_d_vae": "dsprite_gd"}  # its beta-VAE: the same encoder and decoder
+
+
 def resolve_arch(spec: str) -> str:
-    return resolve_name(spec, ARCHITECTURES, "--arch", "architectures")
+    name = resolve_name(spec, {**ARCHITECTURES, **ARCH_ALIASES}, "--arch", "architectures")
+    return ARCH_ALIASES.get(name, name)
 
 
 def build_networks(arch: str, n_channels: int, ngf: int = 0, ndf: int = 0, n_classes: int = 0, latent: int = 0,

@@ -1,5 +1,5 @@
 """--mode tsne / pca: a 2-D map of the bottleneck codes of the first num_points validation examples,
-coloured by label.
+coloured by label (one colour for an unlabelled dataset).
 
 Writes <mode>.png (the map) and <mode>.npz (points [N, 2], labels [N]) so the map can be redrawn.
 t-SNE (scikit-learn, PCA-initialised) shows neighbourhoods; PCA is the fast linear view.
@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from iterators import Split
 from runs.errors import ConfigError
 from runs.files import atomic_write
 from runs.run_dir import load_for_eval, make_mode_folder
@@ -40,9 +39,12 @@ def draw_map(points, labels, n_classes, title):
     fig = Figure(figsize=(6, 6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=n_classes - 0.5,
-                      s=5, alpha=0.8)
-    ax.legend(*dots.legend_elements(), title="label", loc="best", fontsize=7, markerscale=0.8)
+    if n_classes == 0:  # an unlabelled dataset: one colour, no legend
+        ax.scatter(points[:, 0], points[:, 1], s=5, alpha=0.8)
+    else:
+        dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=n_classes - 0.5,
+                          s=5, alpha=0.8)
+        ax.legend(*dots.legend_elements(), title="label", loc="best", fontsize=7, markerscale=0.8)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -55,8 +57,7 @@ def embedding_map(args, opts, data, model, run_dir):
     check_options(args.mode, o, len(data.valid))
     path, state = load_for_eval(args, model, run_dir)
     n = o["num_points"]  # valid is already a random permutation, so its first n examples are a random sample
-    codes, labels = encode_split(model, Split(data.valid.images[:n], data.valid.labels[:n]), args.val_batch_size,
-                                 opts["device"])
+    codes, labels = encode_split(model, data.valid.take(range(n)), args.val_batch_size, opts["device"])
     points = project(args.mode, codes, o, args.vis_seed)
     title = (f"{'t-SNE' if args.mode == 'tsne' else 'PCA'} of {len(codes)} validation codes ({codes.shape[1]}-d), "
              f"{args.name}, epoch {state['epoch']}")

@@ -24,7 +24,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from iterators import Split
 from runs.errors import ConfigError
 from runs.files import atomic_write, atomic_write_text
 from runs.run_dir import load_for_eval, make_run_dir
@@ -65,8 +64,7 @@ def _probe_data(data, train_examples):
         raise ConfigError(f"--mode_override train_examples={train_examples}: use 0 (all) or a positive count")
     if not train_examples or train_examples >= len(data.train):
         return data
-    train = Split(data.train.images[:train_examples], data.train.labels[:train_examples])
-    return dataclasses.replace(data, train=train)
+    return dataclasses.replace(data, train=data.train.take(range(train_examples)))
 
 
 def _earlier_random_init(run_dir, n):

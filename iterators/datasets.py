@@ -17,9 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from .dsprites import load_dsprites
+from .image_datasets import (load_celeba, load_celeba_hq, load_flowers, load_folder, load_tiny_imagenet,
+                             load_zappos)
+from .image_files import FileOptions
 from .lines import load_lines
 from .safe_unpickle import SafeUnpickler
-from .splits import IMAGE_SIZE, Dataset, DatasetError, Split, unreadable
+from .splits import IMAGE_SIZE, Dataset, DatasetError, Split, require_files, unreadable
 
 
 # ---------------------------------------------------------------- helpers
@@ -63,25 +66,6 @@ def _check(name, path, images, labels, n_classes=10):
         raise DatasetError(f"{name}: {path} has labels outside 0..{n_classes - 1}")
 
 
-def _require(name: str, data_dir: Path, folder: Path, files: list[str], download: bool,
-             fetch: Callable[[], object]):
-    """Make sure folder/files exist, downloading via `fetch` if allowed; else a one-line DatasetError."""
-    missing = [f for f in files if not (folder / f).is_file()]
-    reason = "download=False"
-    if missing and download:
-        try:
-            fetch()
-            reason = "download did not produce them"
-        except Exception as e:  # no network, HTTP errors, bad archives...
-            reason = f"download failed: {type(e).__name__}: {e}"
-        missing = [f for f in files if not (folder / f).is_file()]
-    if missing:
-        rel = [str((folder / f).relative_to(data_dir)) for f in files]
-        raise DatasetError(
-            f"{name}: missing {', '.join(missing)} in {folder} ({reason}); pass --data_dir DIR "
-            f"holding {', '.join(rel)}, or run once with network access to download")
-
-
 # ---------------------------------------------------------------- MNIST / KMNIST (idx files)
 
 _IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -110,7 +94,7 @@ def _load_idx_dataset(name: str, cls_name: str, data_dir: Path, download: bool):
         import torchvision.datasets as tvd
         getattr(tvd, cls_name)(str(data_dir), train=True, download=True)
 
-    _require(name, data_dir, folder, _IDX_FILES, download, fetch)
+    require_files(name, data_dir, folder, _IDX_FILES, download, fetch)
     arrays = [_read_idx(name, folder / f) for f in _IDX_FILES]
     for i in (0, 2):
         if arrays[i].ndim != 3:
@@ -140,7 +124,7 @@ def _load_svhn(data_dir: Path, download: bool):
             if not (data_dir / f).is_file():  # never re-fetch a file we have
                 tvd.SVHN(str(data_dir), split=split, download=True)
 
-    _require("svhn", data_dir, data_dir, list(files.values()), download, fetch)
+    require_files("svhn", data_dir, data_dir, list(files.values()), download, fetch)
     out = {}
     for split, f in files.items():
         path = data_dir / f
@@ -185,7 +169,7 @@ def _load_cifar10(data_dir: Path, download: bool):
         import torchvision.datasets as tvd
         tvd.CIFAR10(str(data_dir), train=True, download=True)
 
-    _require("cifar10", data_dir, folder, train_files + ["test_batch"], download, fetch)
+    require_files("cifar10", data_dir, folder, train_files + ["test_batch"], download, fetch)
     batches = [_read_cifar_batch(folder / f) for f in train_files]
     x, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
     train, valid = _train_valid(x, y, 5)  # 1/5 valid: 40k/10k on the real 50k
@@ -221,9 +205,12 @@ def _load_lines(data_dir: Path, download: bool):
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    loader: Callable[[Path, bool], tuple]  # (data_dir, download) -> (train, valid, test) Splits
+    loader: Callable[..., tuple]  # (data_dir, download) -> (train, valid, test) Splits; from_files: see below
     description: str  # one line, for --help
     n_classes: int = 10
+    image_size: int | None = IMAGE_SIZE  # None: image files, decoded at --image_size
+    from_files: bool = False  # loader(data_dir, download, FileOptions) -> (train, valid, test, n_classes);
+    # n_classes is then the loader's (0: unlabelled)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -235,24 +222,50 @@ DATASETS: dict[str, DatasetInfo] = {
     "kmnist": DatasetInfo(_load_kmnist, "Kuzushiji-MNIST 28->32px, 50k/10k/10k; DATA_DIR/KMNIST/raw/*-ubyte"),
     "svhn": DatasetInfo(_load_svhn, "SVHN 32px RGB, 90/10 train/valid + test; DATA_DIR/{train,test}_32x32.mat"),
     "cifar10": DatasetInfo(_load_cifar10, "CIFAR-10 32px RGB, 40k/10k/10k; DATA_DIR/cifar-10-batches-py/"),
-    "dsprite": DatasetInfo(_load_dsprite, "dSprites 64px binary, 90/5/5 of the grid, labels = shape; "
+    "dsprite": DatasetInfo(_load_dsprite, "dSprites 64px binary, 90/5/5 of the file's rows, labels = shape; "
                                           "DATA_DIR[/dsprites]/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz or "
-                                          "dsprites_downsampled.npz, or --data_dir FILE.npz", n_classes=3),
+                                          "dsprites_downsampled.npz, or --data_dir FILE.npz", n_classes=3,
+                              image_size=64),
+    "folder": DatasetInfo(load_folder, "your images: --data_dir DIR of image files (class subfolders give labels, else "
+                          "unlabelled; its train/ valid/ test/ when present, else 90/5/5), RGB or --n_channels 1, "
+                          "resized and centre-cropped to --image_size", n_classes=0, image_size=None,
+                          from_files=True),
+    "celeba": DatasetInfo(load_celeba, "CelebA aligned, official splits, face crop, 64px RGB, unlabelled; "
+                                       "DATA_DIR/celeba/{img_align_celeba/,list_eval_partition.txt}",
+                          n_classes=0, image_size=64, from_files=True),
+    "celeba32": DatasetInfo(load_celeba, "as celeba at 32px", n_classes=0, image_size=32, from_files=True),
+    "celeba_hq": DatasetInfo(load_celeba_hq, "CelebA-HQ 128px RGB, 90/5/5, unlabelled; DATA_DIR/celeba_hq/*.jpg",
+                             n_classes=0, image_size=128, from_files=True),
+    "zappos": DatasetInfo(load_zappos, "UT Zappos50K shoes 64px RGB, 90/5/5, labels = 4 categories; "
+                                       "DATA_DIR/ut-zap50k-images-square/ (or ut-zap50k-images/)",
+                          n_classes=0, image_size=64, from_files=True),
+    "zappos_hq": DatasetInfo(load_zappos, "as zappos at 128px", n_classes=0, image_size=128, from_files=True),
+    "flowers": DatasetInfo(load_flowers, "Oxford Flowers-102 64px RGB, official splits, 102 classes; "
+                                         "DATA_DIR/flowers-102/ (torchvision's layout and download)",
+                           n_classes=0, image_size=64, from_files=True),
+    "tiny-imagenet": DatasetInfo(load_tiny_imagenet, "Tiny ImageNet 64px RGB, train less a fixed twentieth "
+                                                     "(valid), val as test, 200 classes; DATA_DIR/tiny-imagenet-200/",
+                                 n_classes=0, image_size=64, from_files=True),
 }
 
 
-def load_dataset(name: str, data_dir, subset_train: int | None = None, download: bool = True) -> Dataset:
-    """Load `name` from data_dir; subset_train keeps a fixed (seed-independent) subset of train."""
+def load_dataset(name: str, data_dir, subset_train: int | None = None, download: bool = True,
+                 files: FileOptions | None = None) -> Dataset:
+    """Load `name` from data_dir; subset_train keeps a fixed (seed-independent) subset of train;
+    `files`: how datasets of image files are decoded (default FileOptions())."""
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     info = DATASETS[name]
-    train, valid, test, *factors = info.loader(Path(data_dir).expanduser(), download)  # dsprite adds its grid
+    data_dir, factors, n_classes = Path(data_dir).expanduser(), None, info.n_classes
+    if info.from_files:
+        train, valid, test, n_classes = info.loader(data_dir, download, files or FileOptions())
+    else:
+        train, valid, test, *grid = info.loader(data_dir, download)  # dsprite adds its factor grid
+        factors = grid[0] if grid else None
     if subset_train is not None:
         if not 1 <= subset_train <= len(train):
             raise DatasetError(f"{name}: subset_train={subset_train} is out of range; "
                                f"use 1..{len(train)} (the training split size) or leave it unset")
-        keep = torch.from_numpy(np.random.RandomState(0).permutation(len(train))[:subset_train])
-        train = Split(train.images[keep].contiguous(), train.labels[keep].contiguous())
-    return Dataset(name, train, valid, test, n_classes=info.n_classes,
-                   n_channels=train.images.shape[1], image_size=train.images.shape[-1],
-                   factors=factors[0] if factors else None)
+        train = train.take(np.random.RandomState(0).permutation(len(train))[:subset_train])
+    return Dataset(name, train, valid, test, n_classes=n_classes,
+                   n_channels=train.images.shape[1], image_size=train.images.shape[-1], factors=factors)

@@ -171,8 +171,9 @@ def train(args, opts, data, model, run_dir):
             print(f"{run_dir}: already trained {start_epoch} epochs (--epochs {args.epochs}); nothing to do")
         return
     data = on_device(data, device)
+    skipped = lambda: sum(s.images.skips.count for s in (data.train, data.valid) if s.streamed)  # unreadable files
     for epoch in range(start_epoch + 1, args.epochs + 1):
-        t0 = time.time()
+        t0, skipped_before = time.time(), skipped()
         order = shard(epoch_order(args.seed, epoch, len(data.train)), world)
         n_batches = batches_per_epoch(len(order), batch_size, args.batches_per_epoch)
         bar = tqdm(batches(data.train, batch_size, device, order, args.batches_per_epoch), total=n_batches,
@@ -213,8 +214,9 @@ def train(args, opts, data, model, run_dir):
             save_checkpoint(epoch_path(run_dir, epoch), ckpt)
         shown = {k: row[k] for k in ("train_recon", "train_d_loss", "valid_recon", "valid_probe_acc",
                                      "test_probe_acc") if k in row}
+        n_skipped = skipped() - skipped_before
         print(f"epoch {epoch}/{args.epochs} " + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
-              + f" ({row['epoch_time_s']:.1f}s)", flush=True)
+              + (f" skipped_images={n_skipped}" if n_skipped else "") + f" ({row['epoch_time_s']:.1f}s)", flush=True)
     if world.main:
         if tb is not None:
             tb.close()

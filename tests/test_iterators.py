@@ -79,7 +79,8 @@ def test_subset_train(data_dir):
 
 
 def test_registry_and_unknown_name(tmp_path):
-    assert set(DATASETS) == {"digits", "lines", "mnist", "kmnist", "svhn", "cifar10", "dsprite"}
+    assert set(DATASETS) == {"digits", "lines", "mnist", "kmnist", "svhn", "cifar10", "dsprite", "folder", "celeba",
+                             "celeba32", "celeba_hq", "zappos", "zappos_hq", "flowers", "tiny-imagenet"}
     assert all(info.description and "\n" not in info.description for info in DATASETS.values())
     with pytest.raises(DatasetError, match="cifar10"):
         load_dataset("imagenet", tmp_path)
