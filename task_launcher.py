@@ -29,7 +29,7 @@ from iterators import DATASETS, DatasetError, FileOptions, load_dataset
 from models import AMR, MIXERS, MODELS, AMRConfig
 from models.class_mixing import ClassMixer
 from models.vae import VAE, VAEConfig
-from runs.distributed import SINGLE, average_gradients_before_each_step, finish, init_world
+from runs.distributed import SINGLE, World, average_gradients_before_each_step, finish, init_world
 from runs.checkpoint import CheckpointError
 from runs.errors import ConfigError
 from runs.run_dir import run_dir_path, upgrade_saved_args
@@ -42,8 +42,27 @@ LABEL_MODES = ("probe", "logreg", "interp_sup_train", "interp_sup_valid", "label
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """What the flags resolve to (validate), then the process group (join_world) and the data
+    (check_against_data) add to it; each step returns a new one (dataclasses.replace)."""
+    objective: str           # "amr", "acai", "ae" or "vae" (models.MODELS)
+    k: int                   # codes mixed
+    arch: str                # registered preset name
+    probe: str | None        # online probe name
+    probe_args: dict         # --cls_probe_args
+    code_size: int           # bottleneck size of the preset (with --latent_dim)
+    dataset_args: dict       # --dataset_args with defaults
+    mode_options: dict       # --mode_override with the mode's defaults
+    device: torch.device
+    files: FileOptions       # how image-file datasets are decoded
+    world: World = SINGLE
+    rank_batch_size: int = 0  # this process's batch (--batch_size, or its share under --global_batch)
+    n_classes: int = 0       # the dataset's (0: unlabelled)
+
+
+@dataclass(frozen=True)
 class Mode:
-    run: Callable          # run(args, opts, data, model, run_dir)
+    run: Callable          # run(args, resolved, data, model, run_dir)
     help: str
     options: dict = field(default_factory=dict)  # --mode_override keys and their defaults
 
@@ -284,7 +303,8 @@ def refuse_ignored_flags(args, objective):
 
 
 def validate(args):
-    """Resolve defaults and check flags; returns the options derived from them."""
+    """Check the flags; -> (a copy of args with the defaults that depend on other flags filled in
+    (--arch, --name), Resolved). The parsed args are never changed."""
     objective, k = MODELS[args.model].objective, MODELS[args.model].k
     if args.sigma != 0:
         raise ConfigError("--sigma (the reference's unfinished dropout on the code) is not implemented; drop it")
@@ -337,10 +357,9 @@ def validate(args):
         raise ConfigError("--num_workers and --max_in_memory_gb must be >= 0")
     if dataset.from_files and args.n_channels not in (None, 1, 3):
         raise ConfigError(f"--n_channels {args.n_channels}: image files are decoded as RGB (3) or grayscale (1)")
-    if args.arch is None:
-        args.arch = DEFAULT_ARCH[image_size]
+    filled = {"arch": args.arch or DEFAULT_ARCH[image_size]}  # defaults that depend on other flags
     try:
-        arch = resolve_arch(args.arch)
+        arch = resolve_arch(filled["arch"])
         probe = resolve_probe(args.cls_probe) if args.cls_probe else None
     except RegistryError as e:
         raise ConfigError(str(e)) from None
@@ -369,13 +388,14 @@ def validate(args):
         raise ConfigError("--compile on CPU needs a C++ compiler (g++ or clang++) on PATH; "
                           "install one or drop --compile")
     refuse_ignored_flags(args, objective)
-    if args.name is None:
-        args.name = (f"{args.dataset}_ae" if objective == "ae" else
-                     f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}")
-    return dict(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
-                dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args", DATASET_ARGS)},
-                mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
-                device=device, files=file_options(args, image_size))
+    filled["name"] = args.name or (f"{args.dataset}_ae" if objective == "ae" else
+                                   f"{args.dataset}_{args.model}_{'baseline' if args.disable_mix else args.mixer}")
+    resolved = Resolved(objective=objective, k=k, arch=arch, probe=probe, probe_args=probe_args, code_size=code_size,
+                        dataset_args={**DATASET_ARGS, **literal_dict(args.dataset_args, "--dataset_args",
+                                                                     DATASET_ARGS)},
+                        mode_options=key_values(args.mode_override, "--mode_override", MODES[args.mode].options),
+                        device=device, files=file_options(args, image_size), rank_batch_size=args.batch_size)
+    return argparse.Namespace(**{**vars(args), **filled}), resolved
 
 
 def file_options(args, image_size):
@@ -384,10 +404,10 @@ def file_options(args, image_size):
                        num_workers=args.num_workers)
 
 
-def check_against_data(args, opts, data):
-    if args.n_channels is None:
-        args.n_channels = data.n_channels
-    elif args.n_channels != data.n_channels:
+def check_against_data(args, resolved, data):
+    """Check the flags against the loaded data; -> (a copy of args with --n_channels filled in,
+    Resolved with the dataset's number of classes)."""
+    if args.n_channels is not None and args.n_channels != data.n_channels:
         raise ConfigError(f"--n_channels {args.n_channels} disagrees with --dataset {args.dataset} "
                           f"({data.n_channels} channels); drop the flag or use {data.n_channels}")
     if args.batch_size > len(data.train):
@@ -399,53 +419,54 @@ def check_against_data(args, opts, data):
         if needs:
             raise ConfigError(f"{needs} needs labels, but --dataset {args.dataset} is unlabelled here; put the "
                               f"images in class subfolders (one per label) or drop it")
-    n_classes = opts["probe_args"].get("n_classes", data.n_classes)
+    n_classes = resolved.probe_args.get("n_classes", data.n_classes)
     if n_classes != data.n_classes:
         raise ConfigError(f"--cls_probe_args: n_classes {n_classes} but --dataset {args.dataset} has "
                           f"{data.n_classes} classes")
-    opts["n_classes"] = data.n_classes
-    if ARCHITECTURES[opts["arch"]].image_size != data.image_size:
+    if ARCHITECTURES[resolved.arch].image_size != data.image_size:
         fits = [n for n, a in ARCHITECTURES.items() if a.image_size == data.image_size]
-        raise ConfigError(f"--arch {opts['arch']} is for {ARCHITECTURES[opts['arch']].image_size} px images but "
+        raise ConfigError(f"--arch {resolved.arch} is for {ARCHITECTURES[resolved.arch].image_size} px images but "
                           f"--dataset {args.dataset} has {data.image_size} px; use one of: {', '.join(fits)}")
     if args.disentangle_every:
         disentangle.require_factors(data, "--disentangle_every")
     if args.lines_eval_every:
         lines_benchmark.require_lines(data, "--lines_eval_every")
+    filled = argparse.Namespace(**{**vars(args), "n_channels": data.n_channels})
+    return filled, replace(resolved, n_classes=data.n_classes)
 
 
 # ---- model ---------------------------------------------------------------------------------
-def build_model(args, opts):
+def build_model(args, resolved):
     torch.manual_seed(args.seed)
-    if opts["objective"] == "vae":
-        return build_vae(args, opts)
-    gen, disc = build_networks(opts["arch"], args.n_channels, args.ngf, args.ndf,
-                               n_classes=opts["n_classes"] if args.cls > 0 else 0, latent=args.latent_dim)
-    if opts["objective"] == "ae":
+    if resolved.objective == "vae":
+        return build_vae(args, resolved)
+    gen, disc = build_networks(resolved.arch, args.n_channels, args.ngf, args.ndf,
+                               n_classes=resolved.n_classes if args.cls > 0 else 0, latent=args.latent_dim)
+    if resolved.objective == "ae":
         disc = None  # built all the same, so the probe below starts from the same draws as every method's
-    class_mixer = ClassMixer(gen.code_shape, opts["n_classes"], args.cls_label_only) if args.cls > 0 else None
+    class_mixer = ClassMixer(gen.code_shape, resolved.n_classes, args.cls_label_only) if args.cls > 0 else None
     probe = None
-    if opts["probe"]:
-        probe = build_probe(opts["probe"], opts["code_size"], opts["n_classes"])
-    cfg = AMRConfig(k=opts["k"], mixer=args.mixer, objective=opts["objective"], lamb=args.lamb, beta=args.beta,
+    if resolved.probe:
+        probe = build_probe(resolved.probe, resolved.code_size, resolved.n_classes)
+    cfg = AMRConfig(k=resolved.k, mixer=args.mixer, objective=resolved.objective, lamb=args.lamb, beta=args.beta,
                     recon_loss=args.recon_loss, gan_loss=args.gan_loss,
-                    disable_mix=args.disable_mix or opts["objective"] == "ae",
+                    disable_mix=args.disable_mix or resolved.objective == "ae",
                     disable_g_recon=args.disable_g_recon,
                     cls=args.cls, cls_loss=args.cls_loss, eps=args.eps, probe_backprop=args.bpc,
                     probe_weight=args.cls_probe_weight)
-    model = AMR(gen, disc, cfg, probe=probe, seed=args.seed, class_mixer=class_mixer).to(opts["device"])
+    model = AMR(gen, disc, cfg, probe=probe, seed=args.seed, class_mixer=class_mixer).to(resolved.device)
     model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
-    accelerate(model, args, opts["device"])
+    accelerate(model, args, resolved.device)
     return model
 
 
-def build_vae(args, opts):
-    gen, _ = build_networks(opts["arch"], args.n_channels, args.ngf, latent=args.latent_dim, vae=True)
-    probe = build_probe(opts["probe"], opts["code_size"], opts["n_classes"]) if opts["probe"] else None
+def build_vae(args, resolved):
+    gen, _ = build_networks(resolved.arch, args.n_channels, args.ngf, latent=args.latent_dim, vae=True)
+    probe = build_probe(resolved.probe, resolved.code_size, resolved.n_classes) if resolved.probe else None
     model = VAE(gen, VAEConfig(lamb=args.lamb, beta=args.beta, recon_loss=args.recon_loss), probe=probe,
-                seed=args.seed).to(opts["device"])
+                seed=args.seed).to(resolved.device)
     model.configure_optimizers(args.lr, (args.beta1, args.beta2), args.weight_decay, args.cls_probe_weight_decay)
-    accelerate(model, args, opts["device"])
+    accelerate(model, args, resolved.device)
     return model
 
 
@@ -508,18 +529,18 @@ MODES = {
 def main(argv=None):
     world = SINGLE
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
-        opts = validate(args)
-        opts["world"] = world = join_world(args, opts)
-        data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=opts["dataset_args"]["download"],
-                            files=opts["files"])
-        check_against_data(args, opts, data)
+        args, resolved = validate(parse_args(sys.argv[1:] if argv is None else argv))
+        resolved = join_world(args, resolved)
+        world = resolved.world
+        data = load_dataset(args.dataset, args.data_dir, args.subset_train, download=resolved.dataset_args["download"],
+                            files=resolved.files)
+        args, resolved = check_against_data(args, resolved, data)
         run_dir = run_dir_path(args)
-        model = build_model(args, opts)
+        model = build_model(args, resolved)
         if world.distributed:
             model.seed = args.seed + 7919 * world.rank  # rank 0 draws what a single process draws
             average_gradients_before_each_step(model, world)
-        MODES[args.mode].run(args, opts, data, model, run_dir)
+        MODES[args.mode].run(args, resolved, data, model, run_dir)
     except (ConfigError, DatasetError, CheckpointError) as e:
         print(f"task_launcher.py: error: {e}", file=sys.stderr)
         return 2
@@ -531,22 +552,21 @@ def main(argv=None):
     return 0
 
 
-def join_world(args, opts):
+def join_world(args, resolved):
     """Under torchrun: join the process group, take this rank's GPU and its share of the batch."""
-    world = init_world(opts["device"].type == "cuda")
-    opts["rank_batch_size"] = args.batch_size
+    world = init_world(resolved.device.type == "cuda")
     if not world.distributed:
-        return world
+        return replace(resolved, world=world)
     if args.mode != "train":
         raise ConfigError(f"--mode {args.mode} runs in one process; start it without torchrun")
-    if opts["device"].type == "cuda":
-        opts["device"] = torch.device("cuda", world.local_rank)
+    device = torch.device("cuda", world.local_rank) if resolved.device.type == "cuda" else resolved.device
+    rank_batch_size = args.batch_size
     if args.global_batch:
         if args.batch_size % world.size:
             raise ConfigError(f"--global_batch: --batch_size {args.batch_size} does not divide over {world.size} "
                               f"processes; use a multiple of {world.size}")
-        opts["rank_batch_size"] = args.batch_size // world.size
-    return world
+        rank_batch_size = args.batch_size // world.size
+    return replace(resolved, world=world, device=device, rank_batch_size=rank_batch_size)
 
 
 if __name__ == "__main__":

@@ -52,22 +52,21 @@ def loader_rate(paths, workers, image_size, batch_size, n_batches, repeats):
 
 
 def step_rate(image_size, batch_size, steps, repeats):
-    args = task_launcher.parse_args(["--dataset=folder", f"--image_size={image_size}", f"--batch_size={batch_size}",
-                                     "--device=cpu"])
-    opts = task_launcher.validate(args)
+    args, resolved = task_launcher.validate(task_launcher.parse_args(
+        ["--dataset=folder", f"--image_size={image_size}", f"--batch_size={batch_size}", "--device=cpu"]))
     g = torch.Generator().manual_seed(0)
     split = Split(torch.randint(0, 256, (batch_size * steps, 3, image_size, image_size), dtype=torch.uint8,
                                 generator=g), torch.zeros(batch_size * steps, dtype=torch.int64))
     data = Dataset("synthetic", split, split, split, n_classes=0, n_channels=3, image_size=image_size)
-    task_launcher.check_against_data(args, opts, data)
-    model = task_launcher.build_model(args, opts)
+    args, resolved = task_launcher.check_against_data(args, resolved, data)
+    model = task_launcher.build_model(args, resolved)
     rates = []
     for r in range(repeats + 1):
         t0 = time.perf_counter()
         train_epoch(model, batches(split, batch_size, torch.device("cpu")), args.update_g_every)
         if r:
             rates.append(batch_size * steps / (time.perf_counter() - t0))
-    return statistics.median(rates), opts["arch"]
+    return statistics.median(rates), resolved.arch
 
 
 def main(argv=None):

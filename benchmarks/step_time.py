@@ -38,9 +38,8 @@ def build(device, data, batch_size, amp=False, compile=False, seed=0, arch="arch
     """The model task_launcher.py builds for the paper's MNIST flags."""
     flags = PAPER_FLAGS + [f"--arch={arch}", f"--batch_size={batch_size}", f"--device={device}", f"--seed={seed}"]
     args = task_launcher.parse_args(flags + (["--amp"] if amp else []) + (["--compile"] if compile else []))
-    opts = task_launcher.validate(args)
-    task_launcher.check_against_data(args, opts, data)
-    return task_launcher.build_model(args, opts)
+    args, resolved = task_launcher.check_against_data(*task_launcher.validate(args), data)
+    return task_launcher.build_model(args, resolved)
 
 
 def synthetic_mnist(n):

@@ -108,11 +108,11 @@ def epoch_columns(model, data, args, device):
             **{f"valid_cls_mix_rate{'' if m == 'learned' else '_' + m}": rates[f"{m}_all"] for m in MASKS}}
 
 
-def label_consistency(args, opts, data, model, run_dir):
+def label_consistency(args, resolved, data, model, run_dir):
     """--mode label_consistency: rates.csv with one row per split (valid, test)."""
     require_class_mixer(args, model)
     path, state = load_for_eval(args, model, run_dir)
-    device, n_pairs = opts["device"], opts["mode_options"]["num_pairs"]
+    device, n_pairs = resolved.device, resolved.mode_options["num_pairs"]
     judge, _ = judge_for(data, device)
     rows = []
     for name in ("valid", "test"):
@@ -141,12 +141,12 @@ def label_consistency(args, opts, data, model, run_dir):
 
 
 @torch.no_grad()
-def interpolate_supervised(args, opts, data, model, run_dir):
+def interpolate_supervised(args, resolved, data, model, run_dir):
     """--mode interp_sup_train / interp_sup_valid (see the module docstring)."""
     require_class_mixer(args, model)
     path, state = load_for_eval(args, model, run_dir)
     split = data.train if args.mode == "interp_sup_train" else data.valid
-    xa, xb, ya, yb = distinct_label_pairs(split, args.val_batch_size // 2, args.vis_seed, opts["device"])
+    xa, xb, ya, yb = distinct_label_pairs(split, args.val_batch_size // 2, args.vis_seed, resolved.device)
     if len(ya) == 0:
         raise ConfigError("class-conditioned grids need --val_batch_size >= 2 with two examples of different labels")
     targets = pair_targets(ya, yb, model.class_mixer.n_classes)
@@ -154,7 +154,7 @@ def interpolate_supervised(args, opts, data, model, run_dir):
     decodes = [model.generator.decode(model.class_mixer(ha, hb, targets[:, t])[0]) for t in range(targets.shape[1])]
     rows = torch.stack([xa, *decodes, xb], 1)
     out = make_mode_folder(args, run_dir, path, state)
-    padding = opts["mode_options"]["padding"]
+    padding = resolved.mode_options["padding"]
     for i, row in enumerate(rows):
         save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=padding)
     save_grid(rows.flatten(0, 1), out / "grid.png", nrow=rows.shape[1], padding=padding)

@@ -64,16 +64,16 @@ def images_note(factors):
     return f"drawn from all {len(factors)} images of the factor grid; separate draws fit and score each metric"
 
 
-def disentangle(args, opts, data, model, run_dir):
+def disentangle(args, resolved, data, model, run_dir):
     require_factors(data, f"--mode {args.mode}")
     missing, names = grid_missing(data.factors), MODE_METRICS[args.mode]
     if missing and set(names) <= set(NEEDS_GRID):
         raise ConfigError(f"--mode {args.mode}: {', '.join(names)} {missing}; use --mode disentangle for MIG and DCI")
-    options = opts["mode_options"]
+    options = resolved.mode_options
     if min(options["num_train"], options["num_eval"], options["batch_size"]) < 2:
         raise ConfigError("--mode_override: num_train, num_eval and batch_size must be >= 2")
     path, state = load_for_eval(args, model, run_dir)
-    results = scores(model, data, opts["device"], names, options, args.val_batch_size)
+    results = scores(model, data, resolved.device, names, options, args.val_batch_size)
     factors = data.factors
     report = {"checkpoint": str(path), "epoch": state["epoch"], "dataset": args.dataset,
               "factors": dict(zip(factors.factor_names, factors.factor_sizes)), "images": images_note(factors),

@@ -52,12 +52,12 @@ def draw_map(points, labels, n_classes, title):
     return fig
 
 
-def embedding_map(args, opts, data, model, run_dir):
-    o = opts["mode_options"]
+def embedding_map(args, resolved, data, model, run_dir):
+    o = resolved.mode_options
     check_options(args.mode, o, len(data.valid))
     path, state = load_for_eval(args, model, run_dir)
     n = o["num_points"]  # valid is already a random permutation, so its first n examples are a random sample
-    codes, labels = encode_split(model, data.valid.take(range(n)), args.val_batch_size, opts["device"])
+    codes, labels = encode_split(model, data.valid.take(range(n)), args.val_batch_size, resolved.device)
     points = project(args.mode, codes, o, args.vis_seed)
     title = (f"{'t-SNE' if args.mode == 'tsne' else 'PCA'} of {len(codes)} validation codes ({codes.shape[1]}-d), "
              f"{args.name}, epoch {state['epoch']}")

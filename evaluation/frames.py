@@ -52,13 +52,13 @@ def resized(frames, size):
 
 
 @torch.no_grad()
-def save_frames(args, opts, data, model, run_dir):
-    o = opts["mode_options"]
+def save_frames(args, resolved, data, model, run_dir):
+    o = resolved.mode_options
     check_options(o, len(data.valid))
     path, state = load_for_eval(args, model, run_dir)
     model.eval()
     n, s, steps = o["num_images"], o["num_stops"], o["num_interps"]
-    x, _ = vis_batch(data.valid, n * max(s, 3), args.vis_seed, opts["device"])
+    x, _ = vis_batch(data.valid, n * max(s, 3), args.vis_seed, resolved.device)
     x = x.view(-1, n, *x.shape[1:])  # [stops, images, C, H, W]
     channels = model.encode(x[0, :1]).shape[1]
     animations = {  # the last weight of each step is the next step's first, so it is dropped

@@ -8,14 +8,14 @@ from runs.run_dir import load_for_eval, make_mode_folder
 OPTIONS = {"num_interps": 10, "padding": 2}  # --mode_override keys
 
 
-def interpolate(args, opts, data, model, run_dir):
+def interpolate(args, resolved, data, model, run_dir):
     path, state = load_for_eval(args, model, run_dir)
     split = data.train if args.mode == "interp_train" else data.valid
-    o = opts["mode_options"]
+    o = resolved.mode_options
     n = min(args.val_batch_size, len(split)) // 2 * 2
     if n < 2 or o["num_interps"] < 2:
         raise ConfigError("interpolation grids need --val_batch_size >= 2 and num_interps >= 2 (--mode_override)")
-    x, _ = vis_batch(split, n, args.vis_seed, opts["device"])
+    x, _ = vis_batch(split, n, args.vis_seed, resolved.device)
     rows = interpolate_pairs(model, x[0::2], x[1::2], args.mixer, steps=o["num_interps"])
     out = make_mode_folder(args, run_dir, path, state)
     for i, row in enumerate(rows):

@@ -175,11 +175,11 @@ def _json_number(value):
     return None if isinstance(value, float) and np.isnan(value) else value  # JSON has no NaN
 
 
-def lines_eval(args, opts, data, model, run_dir):
+def lines_eval(args, resolved, data, model, run_dir):
     require_lines(data, f"--mode {args.mode}")
-    options = opts["mode_options"]
+    options = resolved.mode_options
     path, state = load_for_eval(args, model, run_dir)
-    frames = interpolations(model, data, args.mixer, options, opts["device"])
+    frames = interpolations(model, data, args.mixer, options, resolved.device)
     scores = {name: line_scores(x) for name, x in frames.items()}
     decoded = frames["model"]
     n, steps = decoded.shape[:2]

@@ -80,15 +80,15 @@ def _earlier_random_init(run_dir, n):
     return None, None
 
 
-def probe(args, opts, data, model, run_dir):
-    data = _probe_data(data, opts["mode_options"]["train_examples"])
+def probe(args, resolved, data, model, run_dir):
+    data = _probe_data(data, resolved.mode_options["train_examples"])
     untrained = copy.deepcopy(model)  # main() built it from --seed: the networks training started from
     path, epoch, steps = _load_checkpoint(args, model, run_dir)
-    trained = encode_dataset(model, data, args.val_batch_size, opts["device"])
+    trained = encode_dataset(model, data, args.val_batch_size, resolved.device)
     n = {s: len(trained[s][1]) for s in SPLITS}
     random_init, source = _earlier_random_init(run_dir, n)
     if random_init is None:
-        random_init = fit_logreg(encode_dataset(untrained, data, args.val_batch_size, opts["device"]))
+        random_init = fit_logreg(encode_dataset(untrained, data, args.val_batch_size, resolved.device))
     result = {"checkpoint": str(path), "epoch": epoch, "steps": steps, "protocol": PROTOCOL, "C_grid": list(C_GRID),
               "n": n, "feature_dim": trained["train"][0].shape[1], "trained": fit_logreg(trained),
               "random_init": random_init, "random_init_from": source}  # source: None when fitted here
@@ -101,9 +101,9 @@ def probe(args, opts, data, model, run_dir):
           f"(C={r['C']:g}); wrote {run_dir / 'probe.json'} and probe_epoch{epoch}.json")
 
 
-def embedding(args, opts, data, model, run_dir):
+def embedding(args, resolved, data, model, run_dir):
     path, epoch, _ = _load_checkpoint(args, model, run_dir)
-    features = encode_dataset(model, data, args.val_batch_size, opts["device"])
+    features = encode_dataset(model, data, args.val_batch_size, resolved.device)
     arrays = {f"{s}_{kind}": a for s, pair in features.items() for kind, a in zip(("features", "labels"), pair)}
     out = run_dir / "embedding.npz"
     atomic_write(out, lambda f: np.savez(f, checkpoint=str(path), epoch=epoch, **arrays))

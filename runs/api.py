@@ -10,11 +10,12 @@ is read with weights_only=True and must belong to that run (the launcher's own c
 file from another run, architecture or format is refused with a RunError naming it and why.
 Everything runs in eval mode without gradients, in float32.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
+import yaml
 
 from iterators import DATASETS, DatasetError, load_dataset, to_float
 from models.interpolation import interpolate_pairs
@@ -106,6 +107,13 @@ def _checkpoint_path(folder, checkpoint):
     return Path(checkpoint)
 
 
+def saved_n_classes(cfg, dataset):
+    """The dataset's number of classes as the run recorded it (cfg.yaml's resolved section; runs from
+    before it was recorded: the registry's, which was every dataset's then)."""
+    resolved = yaml.safe_load(cfg.read_text()).get("resolved") or {}
+    return resolved.get("n_classes", DATASETS[dataset].n_classes)
+
+
 def load_run(path, checkpoint="last", device="cpu"):
     """A Run from a run folder <save_path>/s<seed>/<name>/<trial>/; checkpoint: "last", an epoch
     (ckpt_<epoch>.pt) or a checkpoint file of that run."""
@@ -122,10 +130,9 @@ def load_run(path, checkpoint="last", device="cpu"):
         args = parser.parse_args([])
         vars(args).update(saved, device=str(torch.device(device).type), amp=False, compile=False, mode="train",
                           mode_override=None)
-        opts = task_launcher.validate(args)
-        opts.update(device=torch.device(device), n_classes=DATASETS[args.dataset].n_classes,
-                    rank_batch_size=args.batch_size)
-        model = task_launcher.build_model(args, opts)
+        args, resolved = task_launcher.validate(args)  # saved flags: --n_channels and --arch are filled in
+        resolved = replace(resolved, device=torch.device(device), n_classes=saved_n_classes(cfg, args.dataset))
+        model = task_launcher.build_model(args, resolved)
         state = load_checkpoint(ckpt)
         restore(model, args, ckpt, state)
     except (ConfigError, CheckpointError) as e:

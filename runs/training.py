@@ -79,10 +79,10 @@ def save_epoch_images(model, data, run_dir, epoch, args, device, tb=None, step=0
                 tb.images(step, "interpolation", grid.flatten(0, 1), nrow=grid.shape[1])
 
 
-def resolved_config(opts):
+def resolved_config(resolved):
     """What the flags resolved to, saved in cfg.yaml beside the flags themselves."""
-    return {"objective": opts["objective"], "k": opts["k"], "arch": opts["arch"], "code_size": opts["code_size"],
-            "device": str(opts["device"])}
+    return {"objective": resolved.objective, "k": resolved.k, "arch": resolved.arch, "code_size": resolved.code_size,
+            "n_classes": resolved.n_classes, "device": str(resolved.device)}
 
 
 def train_epoch(model, batch_iter, update_g_every, epoch=0, world=SINGLE, log=None):
@@ -144,11 +144,11 @@ def resume_training(args, model, run_dir, world):
     return state["epoch"], state.get("steps")
 
 
-def train(args, opts, data, model, run_dir):
-    device, world = opts["device"], opts["world"]
+def train(args, resolved, data, model, run_dir):
+    device, world = resolved.device, resolved.world
     start_epoch, steps = resume_training(args, model, run_dir, world)
     broadcast_weights(model, world)
-    batch_size = opts["rank_batch_size"]
+    batch_size = resolved.rank_batch_size
     if steps is None:  # a checkpoint from before steps were recorded: as many steps every epoch as now
         steps = start_epoch * batches_per_epoch(len(shard(torch.arange(len(data.train)), world)), batch_size,
                                                 args.batches_per_epoch)
@@ -158,7 +158,7 @@ def train(args, opts, data, model, run_dir):
             make_run_dir(args, run_dir)
             for debris in run_dir.glob(".*.tmp"):  # half-written files of a killed run (runs.files.atomic_write)
                 debris.unlink()
-            write_config(run_dir, args, resolved_config(opts))
+            write_config(run_dir, args, resolved_config(resolved))
             (run_dir / "images").mkdir(exist_ok=True)
             results = ResultsTable(run_dir / "results.csv", keep_until_epoch=start_epoch)
             tb = TensorBoard(run_dir, steps) if args.tensorboard else None

@@ -108,6 +108,24 @@ def test_64px_presets():
             assert d(torch.randn(2, 1, 64, 64)).shape == (2,)
 
 
+@pytest.mark.parametrize("name,size,code", [("acai64_512", 64, (32, 4, 4)), ("acai128_1024", 128, (64, 4, 4))])
+def test_rgb_presets_for_image_files(name, size, code):
+    """The presets chosen without --arch for 64 and 128 px image files: ACAI's layers, RGB, the code in --help."""
+    g, d = build_networks(name, 3)
+    assert ARCHITECTURES[name].image_size == size and ARCHITECTURES[name].code_size == math.prod(code)
+    assert str(math.prod(code)) in ARCHITECTURES[name].description
+    assert {m.negative_slope for m in g.modules() if isinstance(m, nn.LeakyReLU)} == {0.2}
+    with torch.no_grad():
+        h = g.encode(torch.randn(2, 3, size, size))
+        assert h.shape == (2, *code) and g.decode(h).shape == (2, 3, size, size)
+        assert d(torch.randn(2, 3, size, size)).shape == (2,)
+
+
+def test_reference_beta_vae_file_name_maps_to_its_preset():
+    from architectures import resolve_arch
+    assert resolve_arch("architectures/arch_dsprite_burgess-g_kyle_d_vae.py") == "dsprite_gd"
+
+
 def _std_ok(weight, expected, tol=0.08):
     w = weight.detach().flatten()
     assert abs(w.mean().item()) < 4 * expected / math.sqrt(w.numel())

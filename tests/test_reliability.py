@@ -132,8 +132,7 @@ def test_random_flags_give_a_config_error_or_a_valid_config(pairs, switches):
     argv = [f"{flag}={value}" for flag, value in pairs if flag in known] + [s for s in switches if s in known]
     try:
         args = task_launcher.parse_args(argv + ["--dataset=digits"])
-        opts = task_launcher.validate(args)
-        task_launcher.check_against_data(args, opts, fake_digits())
+        task_launcher.check_against_data(*task_launcher.validate(args), fake_digits())
     except ConfigError as e:
         assert "\n" not in str(e) and str(e)
     except SystemExit as e:  # argparse: one line, status 2
