@@ -178,11 +178,14 @@ def test_streamed_with_workers_trains_exactly_as_in_memory(labelled, tmp_path, c
     assert_same(weights(tmp_path / "s0/mem/0/last.pt"), weights(tmp_path / "s0/stream/0/last.pt"))
 
 
-def test_modes_write_pictures_of_a_streamed_dataset(flat, tmp_path):
-    stream = train_args(flat, tmp_path, "--num_workers=2", "--max_in_memory_gb=0", "--epochs=1")
+@pytest.mark.parametrize("size", [32, 128])
+def test_modes_write_pictures_of_a_streamed_dataset(flat, tmp_path, size):
+    stream = [*train_args(flat, tmp_path, "--num_workers=2", "--max_in_memory_gb=0", "--epochs=1"),
+              f"--image_size={size}"]
     assert run(stream) == 0
     for mode, override, written in (("interp_valid", "num_interps=2", "grid.png"),
-                                    ("save_frames", "num_images=1,num_stops=3", "pairwise.gif")):
+                                    ("save_frames", "num_images=1,num_stops=3", "pairwise.gif"),
+                                    ("tsne", "num_points=3,perplexity=1.0", "tsne.png")):
         assert run([*stream, f"--mode={mode}", f"--mode_override={override}"]) == 0
         assert list((tmp_path / "s0/folder_swapgan_mixup/0" / mode).glob(f"*/{written}")), mode
 
