@@ -104,7 +104,8 @@ def collate(items):
 
 
 class SkipLog:
-    """Counts skipped files and prints the first one's path and reason (once per run)."""
+    """Counts skipped files and prints the first one's path and reason, once per log (one log for what is
+    decoded at load, one per streamed split)."""
 
     def __init__(self):
         self.count, self.shown = 0, False
@@ -117,37 +118,37 @@ class SkipLog:
             self.shown = True
 
 
-def loader(files: ImageList, options: FileOptions, batch_sampler, pin_memory=False):
+def loader(files: ImageList, options: FileOptions, batch_sampler, pin_memory=False, persistent=True):
     workers = options.num_workers
     return torch.utils.data.DataLoader(Decoded(files, options), batch_sampler=batch_sampler, num_workers=workers,
-                                       collate_fn=collate, pin_memory=pin_memory, persistent_workers=workers > 0)
+                                       collate_fn=collate, pin_memory=pin_memory,
+                                       persistent_workers=persistent and workers > 0)
 
 
-def decode_all(files: ImageList, options: FileOptions, name: str) -> tuple[Split, int]:
-    """Every file of a split decoded into memory (with the run's workers); -> (Split, files skipped)."""
+def decode_all(files: ImageList, options: FileOptions, name: str, skips: SkipLog) -> Split:
+    """Every file of a split decoded into memory (with the run's workers, for this pass only); the
+    files that fail are left out and counted in `skips`."""
     from tqdm import tqdm
     chunks = [list(range(i, min(i + 256, len(files.paths)))) for i in range(0, len(files.paths), 256)]
-    images, labels, skips = [], [], SkipLog()
-    it = loader(files, options, chunks)
-    for x, y, failures in tqdm(it, desc=f"decoding {name}", total=len(chunks), leave=False, mininterval=2.0,
+    images, labels = [], []
+    for x, y, failures in tqdm(loader(files, options, chunks, persistent=False), desc=f"decoding {name}",
+                               total=len(chunks), leave=False, mininterval=2.0,
                                disable=None if len(files.paths) > 5000 else True):
         skips.add(failures)
         if x is not None:
             images.append(x)
             labels.append(y)
     if not images:
-        return Split(torch.empty((0, options.n_channels, options.image_size, options.image_size), dtype=torch.uint8),
-                     torch.empty(0, dtype=torch.int64)), skips.count
-    return Split(torch.cat(images), torch.cat(labels)), skips.count
+        raise DatasetError(f"{name}: none of the {len(files.paths)} images could be decoded "
+                           f"(e.g. {files.paths[0]}); check the files")
+    return Split(torch.cat(images), torch.cat(labels))
 
 
 class StreamedImages:
     """The images of a split too large for memory: indexing decodes (in this process, for the
     evaluation modes' few examples); training batches come from `batches`, through a DataLoader
     with --num_workers workers that persist from epoch to epoch. Quacks like the uint8 tensor
-    [N, C, S, S] of an in-memory Split where the evaluation code needs it (len, shape, device, [])."""
-
-    device = torch.device("cpu")
+    [N, C, S, S] of an in-memory Split where the evaluation code needs it (len, shape, [])."""
 
     def __init__(self, files: ImageList, options: FileOptions):
         self.files, self.options = files, options
@@ -161,10 +162,6 @@ class StreamedImages:
 
     def take(self, idx) -> StreamedImages:
         return StreamedImages(self.files.take(idx), self.options)
-
-    @property
-    def nbytes(self):
-        return int(np.prod(self.shape))
 
     def indices(self, idx) -> np.ndarray:
         return np.arange(len(self))[idx] if isinstance(idx, slice) else np.atleast_1d(np.asarray(idx))
@@ -224,6 +221,15 @@ def list_images(folder: Path) -> list[str]:
     return sorted(found)
 
 
+def has_images(folder: Path) -> bool:
+    """Whether list_images(folder) would find anything, stopping at the first image."""
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS) for f in files):
+            return True
+    return False
+
+
 def class_folders(folder: Path) -> list[str]:
     return sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
 
@@ -248,8 +254,9 @@ def list_split(name: str, folder: Path, classes: list[str] | None) -> ImageList:
 
 
 def folder_classes(name: str, folder: Path) -> list[str] | None:
-    """Class names when `folder` has subfolders holding images, else None (a flat, unlabelled folder)."""
-    classes = [c for c in class_folders(folder) if list_images(folder / c)]
+    """Class names when `folder` has two or more subfolders holding images, else None: a flat folder, or a
+    single class folder, is unlabelled."""
+    classes = [c for c in class_folders(folder) if has_images(folder / c)]
     if not classes:
         return None
     loose = [f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS) and (folder / f).is_file()]
@@ -257,6 +264,10 @@ def folder_classes(name: str, folder: Path) -> list[str] | None:
         raise DatasetError(f"{name}: {folder} has both class subfolders ({', '.join(classes[:3])}...) and "
                            f"{len(loose)} images beside them (e.g. {loose[0]}); move those into a class folder "
                            f"or the class folders' images up, so the labels are unambiguous")
+    if len(classes) == 1:
+        print(f"note: {name}: {folder} has a single class folder ({classes[0]}); the data is unlabelled",
+              file=sys.stderr)
+        return None
     return classes
 
 
@@ -300,10 +311,6 @@ def checked(name: str, where: Path, splits, classes):
     if not valid.paths or not test.paths:
         raise DatasetError(f"{name}: {where} has {len(train.paths) + len(valid.paths) + len(test.paths)} images, "
                            f"too few for train/valid/test splits; use at least 20 images")
-    if classes is not None and len(classes) == 1:
-        print(f"note: {name}: {where} has a single class folder ({classes[0]}); the data is unlabelled",
-              file=sys.stderr)
-        return 0
     return 0 if classes is None else len(classes)
 
 
@@ -316,21 +323,15 @@ def load_image_files(name: str, splits, options: FileOptions):
     size = lambda files: len(files.paths) * options.n_channels * options.image_size ** 2
     total = sum(size(s) for s in splits)
     held_out = size(splits[1]) + size(splits[2])
-    out, skipped = [], 0
+    out, skips = [], SkipLog()
     for split_name, files in zip(("train", "valid", "test"), splits):
-        stream = total > budget and (split_name == "train" or held_out > budget)
-        if stream:
+        if total > budget and (split_name == "train" or held_out > budget):
             out.append(Split(StreamedImages(files, options), torch.from_numpy(files.labels)))
-            continue
-        split, n_bad = decode_all(files, options, f"{name} {split_name}")
-        skipped += n_bad
-        if len(split) == 0:
-            raise DatasetError(f"{name}: none of the {len(files.paths)} {split_name} images could be decoded "
-                               f"(e.g. {files.paths[0]}); check the files")
-        out.append(split)
-    if skipped:
-        print(f"note: {name}: skipped {skipped} unreadable image file(s)", file=sys.stderr)
-    streamed = [n for n, s in zip(("train", "valid", "test"), out) if isinstance(s.images, StreamedImages)]
+        else:
+            out.append(decode_all(files, options, f"{name} {split_name}", skips))
+    if skips.count:
+        print(f"note: {name}: skipped {skips.count} unreadable image file(s)", file=sys.stderr)
+    streamed = [n for n, s in zip(("train", "valid", "test"), out) if s.streamed]
     if streamed:
         print(f"note: {name}: {total / 2 ** 30:.2f} GiB decoded exceeds --max_in_memory_gb "
               f"({budget / 2 ** 30:.2f}); streaming {', '.join(streamed)} from disk with "

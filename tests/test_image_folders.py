@@ -150,7 +150,7 @@ def test_single_class_folder_trains_unlabelled(tmp_path, capsys):
     for i in range(30):
         write_image(tmp_path / "imgs" / "only" / f"{i}.png", i)
     data = load_dataset("folder", tmp_path / "imgs", files=FileOptions(image_size=32))
-    assert data.n_classes == 0
+    assert data.n_classes == 0 and (data.train.labels == -1).all()
     assert "single class" in capsys.readouterr().err
 
 
