@@ -13,7 +13,7 @@ import torch
 from runs.images import save_grid
 from runs.run_dir import mode_folder
 
-from .paired import paired
+from .paired import decide, paired
 
 SCORES = (("mean_distance", "mean distance (×10⁻³)", 1e3), ("smoothness", "smoothness", 1.0))
 
@@ -34,9 +34,10 @@ def _groups(runs):
     return out
 
 
-def lines_rows(runs):
+def lines_rows(runs, min_seeds=3):
     """One row per (setting, method) and the pixel / ideal references per setting: the two scores as
-    lists over seeds, and the paired differences to the baseline (rank 0) where there is one."""
+    lists over seeds, the paired differences to the baseline (rank 0) where there is one, and the
+    decision of docs/lines.md for each score (lower is better; the last checkpoint alone decides)."""
     rows = []
     for setting, groups in sorted(_groups(runs).items()):
         everyone = [r for members in groups.values() for r in members]
@@ -53,11 +54,12 @@ def lines_rows(runs):
                     score = lambda rs: {r.seed: r.lines["model"][k] for r in rs  # noqa: E731
                                         if r.lines["model"][k] is not None}
                     row[f"{k}_paired"] = paired(score(members), score(baseline[0]))
+                    row[f"{k}_decision"] = decide(None, row[f"{k}_paired"], min_seeds, lower_is_better=True)
             rows.append(row)
     return rows
 
 
-def lines_markdown(rows):
+def lines_markdown(rows, min_seeds=3):
     if not rows:
         return []
     lines = ["", "## Interpolation quality on lines (ACAI's benchmark)", "",
@@ -66,7 +68,9 @@ def lines_markdown(rows):
              "smoothness of the angle's progress (0 is an even pace, lower is better); mean ± sample std over "
              "seeds. The pixel-space and ideal rows score the same validation pairs blended in pixel space and "
              "drawn at evenly turning angles. Paired: the method minus the baseline of the same seed, "
-             "mean ± SE (seeds + / = / −).", "",
+             "mean ± SE (seeds + / = / −), then the decision of docs/lines.md (at least "
+             f"{min_seeds} seeds): *beats* the baseline if every seed scores lower and the mean difference is "
+             "below −2 SE, *worse* for the mirror image, else *no decision*.", "",
              "| setting | method | name | seeds | " + " | ".join(label for _, label, _ in SCORES)
              + " | paired Δ distance (×10⁻³) | paired Δ smoothness |", "|" + " --- |" * 8]
     for r in rows:
@@ -76,7 +80,7 @@ def lines_markdown(rows):
             p = r.get(f"{k}_paired")
             cells.append("–" if p is None or p.mean is None else
                          f"{scale * p.mean:+.3f}" + (f" ± {scale * p.se:.3f}" if p.se is not None else "")
-                         + f" ({p.positive} / {p.zero} / {p.negative})")
+                         + f" ({p.positive} / {p.zero} / {p.negative}): {r[f'{k}_decision']}")
         lines.append("| " + " | ".join(cells) + " |")
     protocols = {p for r in rows for p in r["protocols"]}
     if len(protocols) > 1:
@@ -88,6 +92,7 @@ def lines_markdown(rows):
 def lines_csv_text(rows):
     columns = ["setting", "method", "name", "seeds"] + [f"{k}_{s}" for k, _, _ in SCORES for s in ("mean", "std")]
     columns += [f"{k}_paired_{s}" for k, _, _ in SCORES for s in ("mean", "se", "n")]
+    columns += [f"{k}_decision" for k, _, _ in SCORES]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns)
     writer.writeheader()
@@ -100,7 +105,8 @@ def lines_csv_text(rows):
             out[f"{k}_std"] = statistics.stdev(values) if len(values) > 1 else None
             p = r.get(f"{k}_paired")
             if p is not None:
-                out.update({f"{k}_paired_mean": p.mean, f"{k}_paired_se": p.se, f"{k}_paired_n": p.n})
+                out.update({f"{k}_paired_mean": p.mean, f"{k}_paired_se": p.se, f"{k}_paired_n": p.n,
+                            f"{k}_decision": r[f"{k}_decision"]})
         writer.writerow(out)
     return buf.getvalue()
 

@@ -34,16 +34,25 @@ def paired(method: dict, reference: dict) -> Paired:
     return Paired(len(d), mean, se, sum(x > 0 for x in d), sum(x == 0 for x in d), sum(x < 0 for x in d), seeds)
 
 
-def decide(first: Paired, last: Paired, min_seeds: int = 3) -> str:
+def _improvement(p: Paired) -> Paired:
+    """The same comparison for a score where lower is better: differences negated."""
+    return Paired(p.n, None if p.mean is None else -p.mean, p.se, p.negative, p.zero, p.positive, p.seeds)
+
+
+def decide(first: Optional[Paired], last: Paired, min_seeds: int = 3, lower_is_better: bool = False) -> str:
     """The rule of docs/cpu_study.md: BEATS if at the last checkpoint every seed's difference is
     positive and the mean exceeds 2 standard errors, and the mean at the first checkpoint is
     positive too; WORSE for the mirror image; otherwise UNDECIDED (also with fewer than
-    `min_seeds` paired seeds: the study fixed three before it ran)."""
-    if last.n < max(2, min_seeds) or last.se is None or first.mean is None:
+    `min_seeds` paired seeds: the study fixed three before it ran). first=None: the last
+    checkpoint alone decides (the lines benchmark scores one). lower_is_better: a method beats
+    the reference by scoring lower (docs/lines.md)."""
+    if lower_is_better:
+        first, last = (None if first is None else _improvement(first)), _improvement(last)
+    if last.n < max(2, min_seeds) or last.se is None or (first is not None and first.mean is None):
         return UNDECIDED
-    if last.positive == last.n and last.mean > 2 * last.se and first.mean > 0:
+    if last.positive == last.n and last.mean > 2 * last.se and (first is None or first.mean > 0):
         return BEATS
-    if last.negative == last.n and last.mean < -2 * last.se and first.mean < 0:
+    if last.negative == last.n and last.mean < -2 * last.se and (first is None or first.mean < 0):
         return WORSE
     return UNDECIDED
 

@@ -301,9 +301,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     text = (markdown(args.save_path, groups, runs, args.last)
             + "\n".join(checkpoint_markdown(ckpt_rows, pair_rows, args.min_seeds)))
-    line_rows = lines_rows(runs)
+    line_rows = lines_rows(runs, args.min_seeds)
     if line_rows:
-        text += "\n".join(lines_markdown(line_rows))
+        text += "\n".join(lines_markdown(line_rows, args.min_seeds))
         atomic_write_text(out / "lines.csv", lines_csv_text(line_rows))
         shown = lines_picture(runs, out / "lines_interpolations.png")
         if shown:

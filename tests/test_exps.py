@@ -161,7 +161,8 @@ def test_lines_scripts_use_the_tables_settings(tmp_path, data_dir, method):
     assert {k: args[k] for k in LINES_METHODS[method]} == LINES_METHODS[method]
     assert (args["dataset"], args["arch"], args["lamb"], args["lr"], args["update_g_every"], args["seed"]) == \
         ("lines", "acai_lines", 10.0, 1e-3, 1, 3)
-    assert (args["epochs"], args["batches_per_epoch"], args["batch_size"], args["lines_eval_every"]) == (2, 250, 64, 1)
+    assert (args["epochs"], args["batches_per_epoch"], args["batch_size"], args["lines_eval_every"]) == (3, 500, 64, 1)
+    assert args["recon_loss"] == "l2"
     assert (args["ngf"], args["ndf"]) == (8, 8)
     assert args["name"] == f"lines_{method}"
 

@@ -218,6 +218,9 @@ def test_lines_table_known_answers(tmp_path, capsys):
     for seed, (db, dm) in enumerate([(0.004, 0.003), (0.005, 0.005), (0.006, 0.0045)], 1):
         lines_run(tmp_path, "baseline", seed, db, 0.2, disable_mix=True)
         lines_run(tmp_path, "mixup", seed, dm, None if seed == 3 else 0.1)  # seed 3: no smoothness (all NaN)
+        # k=3: lower distance on every seed (by 1, 2, 3 ×10⁻³: mean 2, SE 0.577) but higher smoothness on every
+        # seed (by 0.1, 0.2, 0.3)
+        lines_run(tmp_path, "gan3f", seed, db - 0.001 * seed, 0.2 + 0.1 * seed, model="threegan")
     stale = lines_run(tmp_path, "fm2", 1, 0.001, 0.1, mixer="fm2")
     (stale / "lines_eval.json").write_text((stale / "lines_eval.json").read_text().replace('"epoch": 2', '"epoch": 1'))
     assert report.main([str(tmp_path), "--last", "1"]) == 0
@@ -225,7 +228,7 @@ def test_lines_table_known_answers(tmp_path, capsys):
     with open(tmp_path / "lines.csv", newline="") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"pixel-space interpolation", "ideal (angle) interpolation", "baseline (no mixing)",
-                         "mixup, k=2"}  # the fm2 run's evaluation is of an older epoch: left out, noted
+                         "mixup, k=2", "mixup, k=3"}  # the fm2 run's evaluation is of an older epoch: left out
     m = rows["mixup, k=2"]
     d = [-0.001, 0.0, -0.0015]
     mean = sum(d) / 3
@@ -234,6 +237,26 @@ def test_lines_table_known_answers(tmp_path, capsys):
     assert float(m["mean_distance_paired_se"]) == pytest.approx(se)
     assert float(m["smoothness_mean"]) == pytest.approx(0.1) and m["smoothness_paired_n"] == "2"
     assert float(rows["pixel-space interpolation"]["mean_distance_mean"]) == pytest.approx(0.0068)
+    # lower is better; a zero seed (mixup's distance) or two seeds (its smoothness) decide nothing
+    assert (m["mean_distance_decision"], m["smoothness_decision"]) == ("no decision", "no decision")
+    k3 = rows["mixup, k=3"]
+    assert float(k3["mean_distance_paired_mean"]) == pytest.approx(-0.002)
+    assert float(k3["mean_distance_paired_se"]) == pytest.approx(0.001 / 3 ** 0.5)
+    assert (k3["mean_distance_decision"], k3["smoothness_decision"]) == ("beats", "worse")
+    assert rows["baseline (no mixing)"]["mean_distance_decision"] == ""
     text = (tmp_path / "report.md").read_text()
-    assert "| mixup, k=2 | `mixup` | 1 2 3 | 4.167 ± 1.041 | 0.100 ± 0.000 | -0.833 ± 0.441 (0 / 1 / 2) |" in text
+    assert ("| mixup, k=2 | `mixup` | 1 2 3 | 4.167 ± 1.041 | 0.100 ± 0.000 | -0.833 ± 0.441 (0 / 1 / 2): no decision "
+            "| -0.100 ± 0.000 (0 / 0 / 2): no decision |") in text
+    assert "-2.000 ± 0.577 (0 / 0 / 3): beats | +0.200 ± 0.058 (3 / 0 / 0): worse |" in text
     assert "lines_eval.json is of epoch 1, the run reached 2" in text
+
+
+def test_decide_lower_is_better_and_last_checkpoint_only():
+    from evaluation.paired import decide, paired
+    lower = paired({1: 0.10, 2: 0.20, 3: 0.30}, {1: 0.20, 2: 0.40, 3: 0.60})  # d = -0.1, -0.2, -0.3
+    assert decide(None, lower, lower_is_better=True) == "beats"
+    assert decide(None, lower) == "worse"  # the same numbers, higher is better
+    assert decide(lower, lower, lower_is_better=True) == "beats"
+    higher_first = paired({1: 0.3, 2: 0.3, 3: 0.3}, {1: 0.2, 2: 0.2, 3: 0.2})
+    assert decide(higher_first, lower, lower_is_better=True) == "no decision"  # the first checkpoint disagrees
+    assert decide(None, paired({1: 0.1, 2: 0.2}, {1: 0.2, 2: 0.4}), lower_is_better=True) == "no decision"
