@@ -89,9 +89,10 @@ def _read_rows(path):
     return sorted(rows, key=lambda r: r["epoch"])
 
 
-def _read_probe(run, path):
+def _read_probe(run, path, expected=True):
     if not path.is_file():
-        run.notes.append("no probe.json (run --mode=probe)")
+        if expected:
+            run.notes.append("no probe.json (run --mode=probe)")
         return
     try:
         probe = json.loads(path.read_text())
@@ -136,15 +137,18 @@ def read_run(path, last):
             run.scores[f"online_{split}"] = statistics.median(r[f"{split}_probe_acc"] for r in rows[-last:])
     else:
         run.notes.append("no online probe in results.csv (train with --cls_probe=linear)")
-    _read_probe(run, path / "probe.json")
+    is_lines = args.get("dataset") == "lines"  # evaluated by --mode lines_eval; a probe is optional there
+    _read_probe(run, path / "probe.json", expected=not is_lines)
     _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
-    _read_lines(run, path / "lines_eval.json")
+    _read_lines(run, path / "lines_eval.json", expected=is_lines)
     return run
 
 
-def _read_lines(run, path):
+def _read_lines(run, path, expected):
     if not path.is_file():
-        return  # only lines runs have one; the report's lines table lists the runs that do
+        if expected:
+            run.notes.append("no lines_eval.json (run --mode=lines_eval)")
+        return
     try:
         lines = json.loads(path.read_text())
         epoch = int(lines["epoch"])

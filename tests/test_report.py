@@ -249,6 +249,17 @@ def test_lines_table_known_answers(tmp_path, capsys):
             "| -0.100 ± 0.000 (0 / 0 / 2): no decision |") in text
     assert "-2.000 ± 0.577 (0 / 0 / 3): beats | +0.200 ± 0.058 (3 / 0 / 0): worse |" in text
     assert "lines_eval.json is of epoch 1, the run reached 2" in text
+    assert "no probe.json" not in text  # a lines run is evaluated by --mode lines_eval; no probe is asked for
+
+
+def test_lines_run_without_its_evaluation_is_listed(tmp_path, capsys):
+    lines_run(tmp_path, "baseline", 1, 0.004, 0.2, disable_mix=True)
+    (lines_run(tmp_path, "mixup", 1, 0.003, 0.1) / "lines_eval.json").unlink()
+    assert report.main([str(tmp_path), "--last", "1"]) == 0
+    capsys.readouterr()
+    text = (tmp_path / "report.md").read_text()
+    assert "s1/mixup/0`: no lines_eval.json (run --mode=lines_eval)" in text
+    assert "no probe.json" not in text
 
 
 def test_decide_lower_is_better_and_last_checkpoint_only():
