@@ -62,6 +62,18 @@ def test_true_lines_are_their_own_nearest_line():
     assert np.all(d < 1e-5) and np.allclose(found, angles)
 
 
+def test_mean_distance_by_hand():
+    right, left = draw_lines([0.0, math.pi])  # each 30 pixels at +1, 994 at -1 (exact on the axes)
+    both = torch.maximum(right, left)  # 60 at +1, 964 at -1
+    # against either line: (30 agree at +1) - (30 disagree) + (964 agree at -1), over 32 x 32
+    d, found = L.closest_line(torch.stack([both, 2.5 * right]))
+    assert d[0] == pytest.approx(1 - 964 / 1024, abs=1e-6) and min(found[0], abs(found[0] - math.pi)) < 1e-9
+    assert d[1] < 1e-6 and found[1] == 0  # cosine ignores scale
+    # one interpolation [right, both, right]: the mean over its three frames
+    scores = L.line_scores(torch.stack([right, both, right])[None])
+    assert scores["mean_distance"] == pytest.approx((60 / 1024) / 3, abs=1e-6)
+
+
 def test_smoothness_by_hand():
     s = L.smoothness([[0, 1, 2, 3],          # even pace: 1/3 - 1/3
                       [0, 2, 2.5, 3],        # largest step 2 of 3: 2/3 - 1/3
