@@ -89,7 +89,7 @@ def _read_rows(path):
     return sorted(rows, key=lambda r: r["epoch"])
 
 
-def _read_probe(run, path, expected=True):
+def _read_probe(run, path, expected):
     if not path.is_file():
         if expected:
             run.notes.append("no probe.json (run --mode=probe)")
