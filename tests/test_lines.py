@@ -16,6 +16,103 @@ from iterators.lines import SPLIT_SIZES, angle_labels, draw_lines, split_angles
 
 # ---------------------------------------------------------------- the data
 
+def acai_line_by_hand(angle, size=32, w=2.0):
+    """ACAI's draw_line (brain-research/acai lib/data.py) step by step, one pixel at a time, in float64
+    as ACAI; deliberately plain, to check the vectorised draw_lines against. x is the column, y the row."""
+    img = np.zeros((size, size))
+    # 1. the line runs from the centre (a pixel corner) 1 px short of the border; -angle: counter-clockwise
+    c = size * 0.5
+    x_end = c + (c - 1) * math.cos(-angle)
+    y_end = c + (c - 1) * math.sin(-angle)
+    # 2. the major axis is the one along which the line extends further (rows on a tie); in
+    #    (minor, major) coordinates: (p, q)
+    columns_major = abs(c - y_end) < abs(c - x_end)
+    if columns_major:
+        p0, q0, p1, q1 = c, c, y_end, x_end
+    else:
+        p0, q0, p1, q1 = c, c, x_end, y_end
+    # 3. walk from the lower major coordinate to the higher one
+    if q1 < q0:
+        p0, q0, p1, q1 = p1, q1, p0, q0
+    # 4. shift both ends by half the width along the minor axis, then the slope
+    p0, p1 = p0 - w / 2, p1 - w / 2
+    slope = (p1 - p0) / (q1 - q0) if q1 != q0 else 0
+    # 5. each major index q: a weight, and a run [s, s + w) along the minor axis
+    for q in range(math.floor(q0), math.ceil(q1)):
+        if q < math.ceil(q0):
+            weight = math.ceil(q0) - q0  # the first index, entered part-way
+        elif q > math.floor(q1):
+            weight = q1 - math.floor(q1)  # ACAI's branch for the last one; never reached (q < ceil(q1))
+        else:
+            weight = 1.0
+        s = p0 + (q - q0 - 0.5) * slope  # ACAI's: the line at q - 0.5, not at the index's middle q + 0.5
+        e = s + w
+        pieces = [(k, weight) for k in range(math.ceil(s), math.floor(e))]  # pixels the run fully covers
+        if s != math.ceil(s):
+            pieces.append((math.floor(s), weight * (math.ceil(s) - s)))  # partly covered, on the left
+        if e != math.floor(e):
+            pieces.append((math.floor(e), weight * (e - math.floor(e))))  # and on the right
+        for k, z in pieces:
+            if columns_major:
+                img[k, q] += 2 * z
+            else:
+                img[q, k] += 2 * z
+    # 6. background -1, fully covered 1
+    return np.clip(img - 1, -1, 1)
+
+
+def test_lines_are_acais_at_every_angle():
+    rng = np.random.RandomState(7)
+    angles = np.concatenate([rng.uniform(0, 2 * np.pi, 1500), np.arange(16) * np.pi / 8,  # axes and diagonals
+                             np.linspace(0, 2 * np.pi, L.N_TRUE_LINES, endpoint=False)[::10],  # true lines
+                             [0.3, 1.0, 2.0, 4.0, 5.5, 1e-9, 2 * np.pi - 1e-9]])
+    by_hand = torch.from_numpy(np.stack([acai_line_by_hand(a) for a in angles])).float()
+    drawn = draw_lines(angles)
+    assert drawn.dtype == torch.float32 and drawn.shape == (len(angles), 32, 32)
+    assert (drawn - by_hand).abs().max() <= 1e-6  # float32 precision (in practice bit for bit)
+    for size, width in [(10, 2.0), (17, 2.0), (64, 2.0), (32, 1.0), (32, 3.5)]:
+        a = rng.uniform(0, 2 * np.pi, 50)
+        by_hand = torch.from_numpy(np.stack([acai_line_by_hand(v, size, width) for v in a])).float()
+        assert (draw_lines(a, size, width) - by_hand).abs().max() <= 1e-6, (size, width)
+    with pytest.raises(ValueError):
+        draw_lines([0.0], size=9)  # ACAI's procedure leaves the image there
+
+
+def test_pixel_values_by_hand():
+    """A few pixels from ACAI's steps, worked out on paper to 7 decimals (c = 16; the end at
+    (16 + 15 cos a, 16 - 15 sin a) as (column, row); p0 the first end's minor coordinate - 1)."""
+    x = draw_lines([0.3, 1.0, 2.0, 4.0, 5.5]).numpy()
+    # 0.3 rad: end (30.3300473, 11.5671969); columns major (14.33 > 4.43); the centre comes first:
+    # p0 = 15, slope = (11.5671969 - 1 - 15) / 14.3300473 = -0.3093362
+    # column 16: s = 15 + (16 - 16 - 0.5) * slope = 15.1546681 -> rows 15, 16, 17:
+    # 2 * 0.8453319 - 1, 1, 2 * 0.1546681 - 1
+    assert x[0, 15:18, 16] == pytest.approx([0.6906638, 1, -0.6906638], abs=1e-6)
+    # column 30, the last, weighs 1 though the line ends at 30.33: s = 15 + 13.5 * slope = 10.8239606
+    assert x[0, 10:13, 30] == pytest.approx([-0.6479212, 1, 0.6479212], abs=1e-6)
+    assert (x[0, :, 31] == -1).all() and (x[0, :, :16] == -1).all()
+    # 1.0 rad: end (24.1045346, 3.3779352); rows major; the end comes first: q0 = 3.3779352,
+    # p0 = 23.1045346, slope = (15 - 23.1045346) / (16 - 3.3779352) = -0.6420926; row 3 weighs
+    # 4 - q0 = 0.6220648, its run starts at s = 23.1045346 + (3 - 3.3779352 - 0.5) * slope = 23.6682503:
+    # columns 23, 24, 25: 2 * 0.6220648 * 0.3317497 - 1, 2 * 0.6220648 - 1, 2 * 0.6220648 * 0.6682503 - 1
+    assert x[1, 3, 23:26] == pytest.approx([-0.5872604, 0.2441296, -0.1686100], abs=1e-6)
+    assert (x[1, :3] == -1).all() and (x[1, 16:] == -1).all()
+    # 2.0 rad: end (9.7577975, 2.3605386); rows major; the end first: row 2 weighs 0.6394614, slope
+    # 0.4576576, s = 8.7577975 + (2 - 2.3605386 - 0.5) * slope = 8.3639655: columns 8, 9, 10:
+    # 2 * 0.6394614 * 0.6360345 - 1, 2 * 0.6394614 - 1, 2 * 0.6394614 * 0.3639655 - 1
+    assert x[2, 2, 8:11] == pytest.approx([-0.1865610, 0.2789228, -0.5345162], abs=1e-6)
+    # 4.0 rad: end (6.1953457, 27.3520374); rows major; the centre first, slope (5.1953457 - 15) /
+    # 11.3520374 = -0.8636912; row 16: s = 15 - 0.5 * slope = 15.4318456; row 27 (the last, weight 1
+    # though the line ends at 27.35): s = 15 + 10.5 * slope = 5.9312429
+    assert x[3, 16, 15:18] == pytest.approx([0.1363088, 1, -0.1363088], abs=1e-6)
+    assert x[3, 27, 5:8] == pytest.approx([-0.8624858, 1, 0.8624858], abs=1e-6)
+    assert (x[3, 28:] == -1).all() and (x[3, :16] == -1).all()
+    # 5.5 rad: end (26.6300466, 26.5831049); columns major (10.630 > 10.583, nearly diagonal); the
+    # centre first, slope 10.5831049 / 10.6300466 = 0.9955841; column 16: s = 15 - 0.5 * slope =
+    # 14.5022080; column 26: s = 15 + 9.5 * slope = 24.4580485
+    assert x[4, 14:17, 16] == pytest.approx([-0.0044160, 1, 0.0044160], abs=1e-6)
+    assert x[4, 24:27, 26] == pytest.approx([0.0839030, 1, -0.0839030], abs=1e-6)
+
+
 def test_lines_along_the_axes_are_exact():
     right, up = draw_lines([0.0, math.pi / 2])
     on = torch.full((32, 32), -1.0)
@@ -26,13 +123,22 @@ def test_lines_along_the_axes_are_exact():
     assert torch.allclose(up, on, atol=1e-5)
 
 
-def test_lines_are_anti_aliased_with_about_the_band_area_at_any_angle():
-    images = draw_lines(np.linspace(0, 2 * np.pi, 50, endpoint=False))
+def test_lines_are_anti_aliased_with_acais_area_at_any_angle():
+    angles = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    images = draw_lines(angles)
     assert images.min() >= -1 and images.max() <= 1
     grey = ((images > -1) & (images < 1)).sum((1, 2))
     assert (grey[[i for i in range(50) if i % 25]] > 0).all()  # off the axes there are partial pixels
-    area = ((images + 1) / 2).sum((1, 2))  # 2 px x 15 px = 30
-    assert ((area - 30).abs() < 1.5).all()
+    # every major index holds 2 px x its weight: 1 for each index, part of a pixel for the first one
+    # when the line's far end is its lower end (up or left), all of the last one when it is its
+    # higher end (down or right): the area is 2 L or 2 ceil(L), L = 15 max(|cos|, |sin|)
+    area = ((images + 1) / 2).sum((1, 2)).double().numpy()
+    cos, sin = np.cos(angles), np.sin(angles)
+    extent = 15 * np.maximum(np.abs(cos), np.abs(sin))
+    far_end_higher = np.where(np.abs(cos) > np.abs(sin), cos > 0, sin < 0)  # right, or down
+    expected = 2 * np.where(far_end_higher, np.ceil(extent - 1e-9), extent)
+    assert np.allclose(area, expected, atol=1e-4)
+    assert 21 < area.min() and area.max() == pytest.approx(30)
 
 
 def test_labels_are_tenths_of_the_circle():
