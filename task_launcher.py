@@ -24,7 +24,7 @@ from architectures import ARCHITECTURES, RegistryError, build_networks, resolve_
 from architectures.cls_probes import PROBE_ARGS, PROBES, build_probe, resolve_probe
 from evaluation import disentangle, interp_grids, lines_benchmark, probe as offline_probe
 from evaluation import embedding_map, frames
-from evaluation import class_mix_checks
+from evaluation import class_mix_checks, realism
 from iterators import DATASETS, DatasetError, FileOptions, load_dataset
 from models import AMR, MIXERS, MODELS, AMRConfig
 from models.class_mixing import ClassMixer
@@ -38,7 +38,7 @@ from runs.training import train
 DATASET_ARGS = {"download": True}  # --dataset_args keys and defaults
 IMAGE_SIZES = (32, 64, 128)  # --image_size choices, each with an ACAI preset (DEFAULT_ARCH)
 DEFAULT_ARCH = {32: "acai32", 64: "acai64_512", 128: "acai128_1024"}  # --arch when not given, by image size
-LABEL_MODES = ("probe", "logreg", "interp_sup_train", "interp_sup_valid", "label_consistency")  # need labels
+LABEL_MODES = ("probe", "logreg", "interp_sup_train", "interp_sup_valid", "label_consistency", "realism")  # need labels
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,10 @@ def build_parser():
     g.add_argument("--lines_eval_every", type=int, default=0,
                    help="every N epochs add the mean distance and smoothness of --mode lines_eval (default protocol) "
                         "to results.csv as lines_mean_distance, lines_smoothness (--dataset lines); 0: never")
+    g.add_argument("--realism_every", type=int, default=0,
+                   help="every N epochs add the FD, KID and judge confidence of decoded mixes (--mode realism, default "
+                        "options) to results.csv as realism_fd, realism_kid, realism_confidence (labelled datasets); "
+                        "0: never")
     g.add_argument("--val_batch_size", type=int, default=64,
                    help="evaluation batch size; also the number of examples in interpolation grids")
     g.add_argument("--resume", default="auto",
@@ -374,8 +378,8 @@ def validate(args):
     if objective == "vae" and args.recon_loss != "bce_sum":
         raise ConfigError("--model vae needs --recon_loss bce_sum (Bernoulli likelihood summed over pixels, "
                           "what the reference's VAE called bce)")
-    if min(args.latent_dim, args.disentangle_every, args.lines_eval_every) < 0:
-        raise ConfigError("--latent_dim, --disentangle_every and --lines_eval_every must be >= 0")
+    if min(args.latent_dim, args.disentangle_every, args.lines_eval_every, args.realism_every) < 0:
+        raise ConfigError("--latent_dim, --disentangle_every, --lines_eval_every and --realism_every must be >= 0")
     code_size = replace(ARCHITECTURES[arch], latent=args.latent_dim or ARCHITECTURES[arch].latent).code_size
     if probe_args.get("n_in", code_size) != code_size:
         raise ConfigError(f"--cls_probe_args: n_in {probe_args['n_in']} does not match the bottleneck of "
@@ -431,6 +435,8 @@ def check_against_data(args, resolved, data):
         disentangle.require_factors(data, "--disentangle_every")
     if args.lines_eval_every:
         lines_benchmark.require_lines(data, "--lines_eval_every")
+    if args.realism_every:
+        realism.require_labels(data, "--realism_every")
     filled = argparse.Namespace(**{**vars(args), "n_channels": data.n_channels})
     return filled, replace(resolved, n_classes=data.n_classes)
 
@@ -501,6 +507,9 @@ MODES = {
                                                    "distance to the nearest true line and smoothness of the model's, "
                                                    "pixel-space and ideal interpolations; writes lines_eval.json, "
                                                    "interpolations.npz, grid.png", lines_benchmark.OPTIONS),
+    "realism": Mode(realism.realism, "how real decoded mixes of validation pairs look to a judge trained on real "
+                                     "images: FD, KID and confidence beside reconstructions, pixel mixes and real "
+                                     "images (labelled datasets); writes realism.json, mixes.png", realism.OPTIONS),
     "probe": Mode(offline_probe.probe, "offline linear probe: logistic regression on the frozen encoder's codes, "
                                        "C chosen on valid, for the checkpoint and the random init; writes probe.json",
                   offline_probe.OPTIONS),

@@ -17,6 +17,11 @@ and, where runs have a lines_eval.json (--mode lines_eval, --dataset lines; eval
   report.md   also each method's mean distance and smoothness with the pixel and ideal references and
               the paired differences to the baseline
   lines.csv   those numbers; lines_interpolations.png  one interpolation per method beside pixel and ideal
+and, where runs have realism.json files (--mode realism of each checkpoint; evaluation/realism_table.py):
+  report.md   also each method's FD and KID of decoded mixes beside reconstructions, pixel mixes and real
+              images, and the paired differences to the baseline and the plain autoencoder with the
+              decision rule of docs/realism.md
+  realism.csv those paired differences; realism_mixes.png  decoded mixes of the same pairs, a row per method
 Only finished runs enter the means; unfinished (killed, still running) and broken runs are listed.
 """
 import argparse
@@ -34,6 +39,7 @@ from runs.files import atomic_write, atomic_write_text
 
 from .lines_table import lines_csv_text, lines_markdown, lines_picture, lines_rows
 from .paired import decide, paired
+from .realism_table import realism_csv_text, realism_markdown, realism_paired_rows, realism_picture, realism_rows
 from .runs_table import find_runs
 
 METRICS = [("online_test", "online test"), ("online_valid", "online valid"), ("offline_test", "offline test"),
@@ -316,6 +322,14 @@ def main(argv=None):
         if shown:
             text += ("\n\n![interpolations](lines_interpolations.png)\n\nRows of each block, top to bottom: "
                      + "; ".join(shown) + ".")
+    real_rows = realism_rows(runs)
+    if real_rows:
+        real_pairs = realism_paired_rows(runs, args.min_seeds)
+        text += "\n".join(realism_markdown(real_rows, real_pairs, args.min_seeds))
+        atomic_write_text(out / "realism.csv", realism_csv_text(real_pairs))
+        shown = realism_picture(runs, out / "realism_mixes.png")
+        if shown:
+            text += ("\n\n![decoded mixes](realism_mixes.png)\n\nRows, top to bottom: " + "; ".join(shown) + ".")
     atomic_write_text(out / "report.md", text.rstrip("\n") + "\n")
     atomic_write_text(out / "report.csv", csv_text(groups))
     plot(runs, out / "probe_accuracy.png")

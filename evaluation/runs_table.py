@@ -37,6 +37,8 @@ class Run:
     scores: dict = field(default_factory=dict)  # online_/offline_/random_init_ + test/valid -> accuracy
     checkpoints: dict = field(default_factory=dict)  # epoch -> Checkpoint (probe_epoch<N>.json)
     lines: Optional[dict] = None       # lines_eval.json of the last epoch (--mode lines_eval), if any
+    realism: dict = field(default_factory=dict)  # epoch -> realism.json (--mode realism of that checkpoint)
+    realism_folders: dict = field(default_factory=dict)  # epoch -> the folder it was read from
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,26 @@ def read_run(path, last):
     _read_probe(run, path / "probe.json", expected=not is_lines)
     _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
     _read_lines(run, path / "lines_eval.json", expected=is_lines)
+    _read_realism(run, path)
     return run
+
+
+def _read_realism(run, path):
+    """realism/<checkpoint>_epoch<N>/realism.json of every checkpoint (ckpt_N before last when both exist)."""
+    for f in sorted(path.glob("realism/*_epoch*/realism.json"), key=lambda f: not f.parent.name.startswith("ckpt_")):
+        try:
+            result = json.loads(f.read_text())
+            epoch = int(result["epoch"])
+            for part in ("mixes", "reconstructions", "pixel_mixes", "real"):
+                for k in ("fd", "kid", "confidence"):
+                    result[part][k] = float(result[part][k])
+        except (OSError, ValueError, KeyError, TypeError):
+            run.notes.append(f"{f.relative_to(path)} unreadable")
+            continue
+        if epoch > run.epochs_done:
+            run.notes.append(f"{f.relative_to(path)} is of epoch {epoch}, beyond the {run.epochs_done} in results.csv")
+        elif epoch not in run.realism:
+            run.realism[epoch], run.realism_folders[epoch] = result, f.parent
 
 
 def _read_lines(run, path, expected):

@@ -6,9 +6,12 @@
 #   bash exps/run_table.sh table3 [ARGS...]    DATASETS="svhn cifar10" BOTTLENECKS="256 1024"
 #   bash exps/run_table.sh cpu_study [ARGS...] MNIST only (docs/cpu_study.md); probes every checkpoint
 #   bash exps/run_table.sh lines [ARGS...]     ACAI's lines benchmark (docs/lines.md); --mode lines_eval, no probe
+#   bash exps/run_table.sh realism [ARGS...]   the CPU study's runs scored by the probe and --mode realism at every
+#                                              checkpoint (docs/realism.md)
 # SEEDS (default "1 2 3"), METHODS (default: every script of the table), LAST (epochs of the online
 # median, default 20), PROBE_OVERRIDE (--mode_override of the probe runs, e.g. train_examples=10000),
-# EVAL_MODE (the evaluation after training: probe, default; lines: lines_eval),
+# EVAL_MODE (the evaluations after training, one or more modes: probe, default; lines: lines_eval; realism:
+# "probe realism"),
 # PROBE_EPOCHS (checkpoints to evaluate, oldest first, each writing probe_epoch<N>.json; default: the newest
 # only; cpu_study: "1 2 3"), JOBS (runs at a time, default 1; each run may use several cores), RESULTS_DIR (default
 # results/<table>), SMOKE=1 and DATA_DIR as in exps/common.sh.
@@ -27,21 +30,27 @@ case $table in
             echo "DATASET=$d BOTTLENECK=$b"; done; done) ;;
   cpu_study) settings="DATASET=mnist" PROBE_EPOCHS=${PROBE_EPOCHS:-1 2 3} ;;
   lines) settings="DATASET=lines" EVAL_MODE=${EVAL_MODE:-lines_eval} ;;
-  *) echo "$table: not a table; use table1, table2, table3, cpu_study or lines" >&2; exit 2 ;;
+  realism) settings="DATASET=mnist" PROBE_EPOCHS=${PROBE_EPOCHS:-1 2 3} EVAL_MODE=${EVAL_MODE:-probe realism}
+           scripts=cpu_study ;;  # the CPU study's runs
+  *) echo "$table: not a table; use table1, table2, table3, cpu_study, lines or realism" >&2; exit 2 ;;
 esac
-methods=${METHODS:-$(cd "exps/$table" && ls -- *.sh | sed 's/\.sh$//')}
-probe=(--mode="${EVAL_MODE:-probe}")
-[ -n "${PROBE_OVERRIDE:-}" ] && probe+=(--mode_override="$PROBE_OVERRIDE")
+scripts=${scripts:-$table}
+methods=${METHODS:-$(cd "exps/$scripts" && ls -- *.sh | sed 's/\.sh$//')}
 
 run_one() {  # SETTING SEED METHOD ARGS...: train, then evaluate (each of PROBE_EPOCHS, the newest last)
-  local setting=$1 seed=$2 method=$3 epoch
+  local setting=$1 seed=$2 method=$3 epoch mode override
   shift 3
   echo "== $table $setting SEED=$seed $method"
   # shellcheck disable=SC2086  # $setting is a list of VAR=value words
-  env $setting SEED="$seed" bash "exps/$table/$method.sh" "$@" || return 1
+  env $setting SEED="$seed" bash "exps/$scripts/$method.sh" "$@" || return 1
   for epoch in ${PROBE_EPOCHS:-auto}; do
-    # shellcheck disable=SC2086
-    env $setting SEED="$seed" bash "exps/$table/$method.sh" "$@" "${probe[@]}" --resume="$epoch" || return 1
+    for mode in ${EVAL_MODE:-probe}; do
+      override=()
+      [ "$mode" = probe ] && [ -n "${PROBE_OVERRIDE:-}" ] && override=(--mode_override="$PROBE_OVERRIDE")
+      # shellcheck disable=SC2086
+      env $setting SEED="$seed" bash "exps/$scripts/$method.sh" "$@" --mode="$mode" "${override[@]}" \
+        --resume="$epoch" || return 1
+    done
   done
 }
 

@@ -17,7 +17,7 @@ from .files import atomic_write_text
 RUN_CONTROL_FLAGS = {"epochs", "resume", "mode", "mode_override", "num_workers", "device", "save_every",
                      "save_images_every", "val_batch_size", "vis_seed", "batches_per_epoch", "data_dir",
                      "dataset_args", "save_path", "name", "trial_id", "amp", "compile", "disentangle_every",
-                     "lines_eval_every", "no_verbose", "tensorboard", "max_in_memory_gb"}
+                     "lines_eval_every", "realism_every", "no_verbose", "tensorboard", "max_in_memory_gb"}
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,7 +7,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from evaluation import class_mix_checks, disentangle, lines_benchmark
+from evaluation import class_mix_checks, disentangle, lines_benchmark, realism
 from iterators import batches, batches_per_epoch, epoch_order, on_device, vis_batch, vis_rng
 from models.interpolation import interpolate_pairs
 from models.trainable import eval_mode
@@ -198,6 +198,8 @@ def train(args, resolved, data, model, run_dir):
             row.update(disentangle.epoch_columns(model, data, args, device))
         if args.lines_eval_every and epoch % args.lines_eval_every == 0:
             row.update(lines_benchmark.epoch_columns(model, data, args, device))
+        if args.realism_every and epoch % args.realism_every == 0:
+            row.update(realism.epoch_columns(model, data, args, resolved, device))
         row.update(train_time_s=round(train_time, 3), epoch_time_s=round(time.time() - t0, 3))
         results.append(row)
         save_curves(results.rows, run_dir / "curves.png")

@@ -271,3 +271,45 @@ def test_decide_lower_is_better_and_last_checkpoint_only():
     higher_first = paired({1: 0.3, 2: 0.3, 3: 0.3}, {1: 0.2, 2: 0.2, 3: 0.2})
     assert decide(higher_first, lower, lower_is_better=True) == "no decision"  # the first checkpoint disagrees
     assert decide(None, paired({1: 0.1, 2: 0.2}, {1: 0.2, 2: 0.4}), lower_is_better=True) == "no decision"
+
+
+# ---- realism of decoded mixes (evaluation/realism_table.py) -------------------------------------
+def realism_run(root, name, seed, fds, kids, **args):
+    """A 3-epoch study run with realism.json of each checkpoint (mixes' FD and KID per epoch)."""
+    run = study_run(root, name, seed, [0.9, 0.91, 0.92], **args)
+    for epoch, (fd, kid) in enumerate(zip(fds, kids), 1):
+        folder = run / "realism" / f"ckpt_{epoch}_epoch{epoch}"
+        folder.mkdir(parents=True)
+        scores = {part: {"fd": value, "kid": value / 100, "kid_se": 0.001, "confidence": 0.9}
+                  for part, value in (("reconstructions", 5.0), ("pixel_mixes", 8.0), ("real", 0.5))}
+        scores["mixes"] = {"fd": fd, "kid": kid, "kid_se": 0.001, "confidence": 0.8}
+        (folder / "realism.json").write_text(json.dumps({**scores, "n": 5000, "epoch": epoch, "steps": 500 * epoch,
+                                                         "k": 2, "checkpoint": f"ckpt_{epoch}.pt"}))
+    return run
+
+
+def test_realism_table_known_answers(tmp_path, capsys):
+    for seed in (1, 2, 3):
+        realism_run(tmp_path, "baseline", seed, [10.0, 9.0, 8.0], [0.10, 0.09, 0.08], disable_mix=True)
+        # mixup: FD lower by 1, 2, 3 at the last checkpoint (mean -2, SE 1/sqrt(3)), and at the first;
+        # KID higher on every seed at the last checkpoint but lower at the first
+        realism_run(tmp_path, "mixup", seed, [9.0, 8.0, 8.0 - seed], [0.09, 0.10, 0.08 + 0.01 * seed])
+        # fm2: FD higher everywhere by 2, 3, 4 (less real); KID lower by 0.01 on seeds 1-2, equal on seed 3
+        realism_run(tmp_path, "fm2", seed, [12.0, 11.0, 9.0 + seed], [0.10, 0.09, 0.08 - 0.01 * (seed < 3)],
+                    mixer="fm2")
+    assert report.main([str(tmp_path), "--last", "1"]) == 0
+    capsys.readouterr()
+    with open(tmp_path / "realism.csv", newline="") as f:
+        rows = {(r["name"], r["reference"], int(r["epoch"])): r for r in csv.DictReader(f)}
+    m = rows[("mixup", "baseline", 3)]
+    assert float(m["fd_mean_diff"]) == pytest.approx(-2.0) and float(m["fd_se"]) == pytest.approx(3 ** -0.5)
+    assert m["fd_seeds"] == "0 / 0 / 3" and m["fd_decision"] == "beats"  # lower is better: more real
+    assert float(m["kid_mean_diff"]) == pytest.approx(0.02) and m["kid_decision"] == "no decision"  # first < 0
+    f = rows[("fm2", "baseline", 3)]
+    assert float(f["fd_mean_diff"]) == pytest.approx(3.0) and f["fd_decision"] == "worse"
+    assert f["kid_seeds"] == "0 / 1 / 2" and f["kid_decision"] == "no decision"
+    assert rows[("mixup", "baseline", 1)]["fd_decision"] == ""  # only the last checkpoint decides
+    text = (tmp_path / "report.md").read_text()
+    assert "| mixup, k=2 | `baseline` | 3 | -2.000 ± 0.577 (0 / 0 / 3): **more real** |" in text
+    assert "| +3.000 ± 0.577 (3 / 0 / 0): **less real** |" in text
+    assert "| mnist, bottleneck 32 | baseline (no mixing) | `baseline` | 3 | 1500 | 3 | 8.000 ± 0.000 |" in text
