@@ -80,7 +80,7 @@ class InstanceNorm(nn.GroupNorm):
     nn.InstanceNorm2d(affine=True) computes it and with the same state-dict keys. It is written
     as a group norm with one group per channel because that kernel works in channels-last
     layout directly, where InstanceNorm2d copies its input to NCHW and back (the CPU trains
-    channels-last: task_launcher.accelerate)."""
+    channels-last: runs.build.accelerate)."""
 
     def __init__(self, channels):
         super().__init__(channels, channels, eps=1e-5, affine=True)

@@ -5,9 +5,7 @@ a spelling onto a registered name, so no user-supplied path is ever executed.
 """
 import os
 
-
-class RegistryError(ValueError):
-    """A name that is not registered; the message lists the valid names."""
+from amr_errors import RegistryError
 
 
 def resolve_name(spec: str, registry: dict, flag: str, folder: str) -> str:

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-import task_launcher
 from iterators import Dataset, Split, batches
 from iterators.image_files import FileOptions, ImageList, StreamedImages
-from runs.run_dir import versions
+from runs.build import build_model, complete
+from runs.spec import spec_from_flags
+from runs.stored import versions
 from runs.training import train_epoch
 
 
@@ -52,21 +53,20 @@ def loader_rate(paths, workers, image_size, batch_size, n_batches, repeats):
 
 
 def step_rate(image_size, batch_size, steps, repeats):
-    args, resolved = task_launcher.validate(task_launcher.parse_args(
-        ["--dataset=folder", f"--image_size={image_size}", f"--batch_size={batch_size}", "--device=cpu"]))
+    spec = spec_from_flags({"dataset": "folder", "image_size": image_size, "batch_size": batch_size, "device": "cpu"})
     g = torch.Generator().manual_seed(0)
     split = Split(torch.randint(0, 256, (batch_size * steps, 3, image_size, image_size), dtype=torch.uint8,
                                 generator=g), torch.zeros(batch_size * steps, dtype=torch.int64))
     data = Dataset("synthetic", split, split, split, n_classes=0, n_channels=3, image_size=image_size)
-    args, resolved = task_launcher.check_against_data(args, resolved, data)
-    model = task_launcher.build_model(args, resolved)
+    spec = complete(spec, data)
+    model = build_model(spec, torch.device("cpu"))
     rates = []
     for r in range(repeats + 1):
         t0 = time.perf_counter()
-        train_epoch(model, batches(split, batch_size, torch.device("cpu")), args.update_g_every)
+        train_epoch(model, batches(split, batch_size, torch.device("cpu")), spec.train.update_g_every)
         if r:
             rates.append(batch_size * steps / (time.perf_counter() - t0))
-    return statistics.median(rates), resolved.arch
+    return statistics.median(rates), spec.model.arch
 
 
 def main(argv=None):

@@ -20,10 +20,9 @@ from evaluation.judge import judge_accuracy, train_judge
 from iterators import vis_batch
 from models.class_mixing import mask_mix, pair_targets
 from models.trainable import eval_mode
-from runs.errors import ConfigError
+from amr_errors import ConfigError
 from runs.files import atomic_write_text
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_mode_folder
 
 INTERP_OPTIONS = {"padding": 2}           # --mode_override keys of interp_sup_*
 RATE_OPTIONS = {"num_pairs": 500}         # --mode_override keys of label_consistency
@@ -34,9 +33,9 @@ SCORED_TARGETS = {"one": (0, 2), "two": (1,)}  # columns of pair_targets: {a}, {
 _judge_cache = {}  # the judge of the last dataset seen, so a training run trains it once
 
 
-def require_class_mixer(args, model):
-    if model.class_mixer is None:
-        raise ConfigError(f"--mode {args.mode} needs a run trained with --cls > 0 (class-conditioned mixing)")
+def require_class_mixer(run):
+    if run.model.class_mixer is None:
+        raise ConfigError(f"--mode {run.mode} needs a run trained with --cls > 0 (class-conditioned mixing)")
 
 
 def distinct_label_pairs(split, n_pairs, seed, device):
@@ -98,40 +97,41 @@ def judge_for(data, device):
     return _judge_cache["judge"], _judge_cache["test_acc"]
 
 
-def epoch_columns(model, data, args, device):
+def epoch_columns(model, data, device, vis_seed=0, batch_size=64):
     """results.csv columns of a training epoch (validation split)."""
     judge, judge_test_acc = judge_for(data, device)
-    pairs = distinct_label_pairs(data.valid, RATE_OPTIONS["num_pairs"], args.vis_seed, device)
-    rates = consistency_rates(model, judge, *pairs, seed=args.vis_seed)
-    return {"valid_aux_acc": aux_accuracy(model, data.valid, args.val_batch_size, device),
+    pairs = distinct_label_pairs(data.valid, RATE_OPTIONS["num_pairs"], vis_seed, device)
+    rates = consistency_rates(model, judge, *pairs, seed=vis_seed)
+    return {"valid_aux_acc": aux_accuracy(model, data.valid, batch_size, device),
             "judge_test_acc": judge_test_acc,
             **{f"valid_cls_mix_rate{'' if m == 'learned' else '_' + m}": rates[f"{m}_all"] for m in MASKS}}
 
 
-def label_consistency(args, resolved, data, model, run_dir):
+def label_consistency(run, options):
     """--mode label_consistency: rates.csv with one row per split (valid, test)."""
-    require_class_mixer(args, model)
-    path, state = load_for_eval(args, model, run_dir)
-    device, n_pairs = resolved.device, resolved.mode_options["num_pairs"]
+    require_class_mixer(run)
+    loaded = run.load()
+    data, model, device, n_pairs = run.data, run.model, run.device, options["num_pairs"]
+    vis_seed, batch_size = run.spec.output.vis_seed, run.spec.output.val_batch_size
     judge, _ = judge_for(data, device)
     rows = []
     for name in ("valid", "test"):
         split = getattr(data, name)
-        pairs = distinct_label_pairs(split, n_pairs, args.vis_seed, device)
+        pairs = distinct_label_pairs(split, n_pairs, vis_seed, device)
         if len(pairs[2]) == 0:
             raise ConfigError(f"--mode_override num_pairs={n_pairs}: no pair with different labels; use more pairs")
         row = {"split": name, "pairs": len(pairs[2]),
-               "judge_acc_real": judge_accuracy(judge, split, args.val_batch_size, device),
-               "judge_acc_recon": judge_accuracy(judge, split, args.val_batch_size, device,
+               "judge_acc_real": judge_accuracy(judge, split, batch_size, device),
+               "judge_acc_recon": judge_accuracy(judge, split, batch_size, device,
                                                  lambda x: model.generator.decode(model.encode(x))),
-               "aux_acc": aux_accuracy(model, split, args.val_batch_size, device),
-               **consistency_rates(model, judge, *pairs, seed=args.vis_seed)}
+               "aux_acc": aux_accuracy(model, split, batch_size, device),
+               **consistency_rates(model, judge, *pairs, seed=vis_seed)}
         rows.append(row)
         print(f"{name}: label consistency {row['learned_all']:.3f} (random masks: uniform "
               f"{row['random_uniform_all']:.3f}, Bernoulli {row['random_bernoulli_all']:.3f}); judge accuracy "
               f"{row['judge_acc_real']:.3f} on real, {row['judge_acc_recon']:.3f} on reconstructions "
               f"({row['pairs']} pairs)")
-    out = make_mode_folder(args, run_dir, path, state)
+    out = run.folder(loaded)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -141,20 +141,20 @@ def label_consistency(args, resolved, data, model, run_dir):
 
 
 @torch.no_grad()
-def interpolate_supervised(args, resolved, data, model, run_dir):
-    """--mode interp_sup_train / interp_sup_valid (see the module docstring)."""
-    require_class_mixer(args, model)
-    path, state = load_for_eval(args, model, run_dir)
-    split = data.train if args.mode == "interp_sup_train" else data.valid
-    xa, xb, ya, yb = distinct_label_pairs(split, args.val_batch_size // 2, args.vis_seed, resolved.device)
+def interpolate_supervised(run, options, split):
+    """--mode interp_sup_train / interp_sup_valid (see the module docstring), on the `split` split."""
+    require_class_mixer(run)
+    loaded, model = run.load(), run.model
+    o = run.spec.output
+    xa, xb, ya, yb = distinct_label_pairs(getattr(run.data, split), o.val_batch_size // 2, o.vis_seed, run.device)
     if len(ya) == 0:
         raise ConfigError("class-conditioned grids need --val_batch_size >= 2 with two examples of different labels")
     targets = pair_targets(ya, yb, model.class_mixer.n_classes)
     ha, hb = model.encode(torch.cat([xa, xb])).chunk(2)
     decodes = [model.generator.decode(model.class_mixer(ha, hb, targets[:, t])[0]) for t in range(targets.shape[1])]
     rows = torch.stack([xa, *decodes, xb], 1)
-    out = make_mode_folder(args, run_dir, path, state)
-    padding = resolved.mode_options["padding"]
+    out = run.folder(loaded)
+    padding = options["padding"]
     for i, row in enumerate(rows):
         save_grid(row, out / f"pair_{i:03d}.png", nrow=row.shape[0], padding=padding)
     save_grid(rows.flatten(0, 1), out / "grid.png", nrow=rows.shape[1], padding=padding)

@@ -16,6 +16,17 @@ scored on a separate draw. As the representation is deterministic, each image is
 Differences from the reference's FactorVAE score (its issue tracker: it never drew the fifth factor,
 so it could not exceed 0.8, and it scored the votes it was fitted on): all factors are drawn, and
 train and eval votes are separate draws.
+
+REFERENCE_METRICS are the reference's own two scores (christopher-beckham/amr, tools.py:
+dsprite_disentanglement_fv and dsprite_disentanglement) with its sample sizes, corrected where it
+scored something else than it meant (docs/table4.md lists each difference):
+  factor_vae_reference  L = 800 images per vote, 800 votes (160 per factor), codes scaled by their
+                        standard deviation over all the votes' images, no pruning; majority vote per
+                        code dimension (Kim & Mnih's classifier), every factor scored, the table
+                        fitted on one set of 800 votes and scored on another;
+  beta_vae_reference    50,000 points, each the mean |z1 - z2| over the 128 pairs of a batch of 256
+                        images sharing one factor's value; multinomial logistic regression fitted on
+                        them and scored on 10,000 other points.
 """
 import numpy as np
 import scipy.stats
@@ -25,7 +36,7 @@ from sklearn.metrics import mutual_info_score
 
 from iterators.dsprites import FactorSamples, flat_index
 
-NEEDS_GRID = ("factor_vae", "beta_vae")  # they fix one factor and vary the others
+NEEDS_GRID = ("factor_vae", "beta_vae", "factor_vae_reference", "beta_vae_reference")  # they fix one factor
 
 
 def grid_missing(dataset):
@@ -186,18 +197,102 @@ def dci(dataset, encode_fn, rng, num_train=10000, num_test=5000):
             "informativeness_train": float(np.mean(acc_train)), "informativeness_test": float(np.mean(acc_test))}
 
 
+def _fixed_value_groups(dataset, which, group_size, rng):
+    """For each entry of `which` (a factor), a group of group_size factor draws in which that factor
+    takes one random value throughout and the others vary freely: factors [len(which), group_size, F]."""
+    sizes = np.asarray(dataset.factor_sizes)
+    value = rng.randint(sizes[which])
+    factors = sample_factors(dataset, (len(which), group_size), rng)
+    factors[np.arange(len(which)), :, which] = value[:, None]
+    return factors
+
+
+def factor_vae_reference(dataset, encode_fn, rng, num_votes=800, group_size=800, num_eval_votes=800, chunk=100):
+    """The reference's FactorVAE-style score (dsprite_disentanglement_fv) with its sizes: each factor in
+    turn is fixed at a random value for num_votes // F votes of group_size images; the codes are divided
+    by their standard deviation over all the votes' images, and each vote is the code dimension of least
+    variance within its group. Corrected: every factor is scored (the reference left the last one out
+    of its sum), the majority vote is Kim & Mnih's classifier (each code dimension predicts the factor
+    that most often fixed it; the reference counted, per factor, the votes of its most frequent
+    dimension, so one dimension could be right for every factor), and the vote table is scored on a
+    second set of num_eval_votes votes (the reference scored the votes it fitted), scaled by the
+    fitted draw's standard deviations. Dimensions that never vary cannot vote (the reference divided
+    by their zero deviation). reference_formula_accuracy is the reference's own sum on the fitted
+    votes, bugs included, to compare with its numbers. Chance is 1 / F; a constant code scores 0."""
+    codes = cached_codes(dataset, encode_fn)
+    n_factors = len(dataset.factor_sizes)
+
+    def vote_codes(n):  # codes [n_factors * (n // n_factors), group_size, D] and the fixed factor of each group
+        which = np.repeat(np.arange(n_factors), max(1, n // n_factors))
+        z = np.concatenate([codes(_fixed_value_groups(dataset, which[i:i + chunk], group_size, rng))
+                            for i in range(0, len(which), chunk)])
+        return z, which
+
+    z_train, y_train = vote_codes(num_votes)
+    scale = z_train.reshape(-1, z_train.shape[-1]).std(0)
+    active = np.flatnonzero(scale > 0)
+    if len(active) == 0:
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "reference_formula_accuracy": 0.0, "num_active_dims": 0,
+                "votes_per_factor": len(y_train) // n_factors}
+
+    def table(z, which):  # [factors, code dims] vote counts
+        votes = active[np.argmin((z[:, :, active] / scale[active]).var(1), 1)]
+        counts = np.zeros((n_factors, z.shape[-1]), dtype=np.int64)
+        np.add.at(counts, (which, votes), 1)
+        return counts
+
+    train = table(z_train, y_train)
+    classifier = train.argmax(0)  # each code dimension votes for its most frequent factor
+    accuracy = lambda t: float(t[classifier, np.arange(t.shape[1])].sum() / t.sum())  # noqa: E731
+    reference_formula = float(train[:n_factors - 1].max(1).sum() / train.sum())  # for j in range(ys.max())
+    del z_train
+    return {"train_accuracy": accuracy(train), "eval_accuracy": accuracy(table(*vote_codes(num_eval_votes))),
+            "reference_formula_accuracy": reference_formula, "num_active_dims": int(len(active)),
+            "votes_per_factor": len(y_train) // n_factors}
+
+
+def beta_vae_reference(dataset, encode_fn, rng, num_train=50000, num_eval=10000, batch_size=256, chunk=500):
+    """The reference's BetaVAE-style score (dsprite_disentanglement) with its sizes: a point fixes a
+    random factor at a random value for a batch of batch_size images (the others vary freely); its
+    feature is the mean |z_even - z_odd| over the batch's batch_size // 2 pairs, its label the factor;
+    a multinomial logistic regression (lbfgs, C = 1, unscaled features, as the reference) is fitted on
+    num_train points. Corrected: it is scored on num_eval other points (the reference scored the
+    points it fitted; train_accuracy is that number). Chance is 1 / F."""
+    codes = cached_codes(dataset, encode_fn)
+    n_factors = len(dataset.factor_sizes)
+
+    def points(n):
+        features, labels = [], []
+        for start in range(0, n, chunk):
+            which = rng.randint(n_factors, size=min(chunk, n - start))
+            z = codes(_fixed_value_groups(dataset, which, batch_size, rng))
+            features.append(np.abs(z[:, 0:batch_size - 1:2] - z[:, 1::2]).mean(1))
+            labels.append(which)
+        return np.concatenate(features), np.concatenate(labels)
+
+    x_train, y_train = points(num_train)
+    model = LogisticRegression(max_iter=100000).fit(x_train, y_train)  # lbfgs, multinomial
+    x_eval, y_eval = points(num_eval)
+    return {"train_accuracy": float(model.score(x_train, y_train)), "eval_accuracy": float(model.score(x_eval, y_eval))}
+
+
 METRICS = {"factor_vae": factor_vae_score, "beta_vae": beta_vae_score, "mig": mig, "dci": dci}
+REFERENCE_METRICS = {"factor_vae_reference": factor_vae_reference, "beta_vae_reference": beta_vae_reference}
+ALL_METRICS = {**METRICS, **REFERENCE_METRICS}  # a metric's position here seeds its draws: append only
 
 
 def compute(dataset, encode_fn, names, seed=0, num_train=10000, num_eval=5000, batch_size=64):
-    """The named metrics with disentanglement_lib's sample sizes by default; each metric draws from
-    its own RandomState([seed, position in METRICS]), so a score does not depend on which others run.
-    On factor samples the NEEDS_GRID metrics are {"skipped": why} instead."""
+    """The named metrics (keys of ALL_METRICS); METRICS with disentanglement_lib's sample sizes by default
+    (num_train, num_eval, batch_size), REFERENCE_METRICS always with the reference's. Each metric draws
+    from its own RandomState([seed, position in ALL_METRICS]), so a score does not depend on which others
+    run. On factor samples the NEEDS_GRID metrics are {"skipped": why} instead."""
     codes, missing = cached_codes(dataset, encode_fn), grid_missing(dataset)
     sizes = {"factor_vae": dict(batch_size=batch_size, num_train=num_train, num_eval=num_eval,
                                 num_variance_estimate=num_train),
              "beta_vae": dict(batch_size=batch_size, num_train=num_train, num_eval=num_eval),
-             "mig": dict(num_train=num_train), "dci": dict(num_train=num_train, num_test=num_eval)}
+             "mig": dict(num_train=num_train), "dci": dict(num_train=num_train, num_test=num_eval),
+             "factor_vae_reference": {}, "beta_vae_reference": {}}
     return {name: {"skipped": missing} if missing and name in NEEDS_GRID else
-            METRICS[name](dataset, codes, np.random.RandomState([seed, list(METRICS).index(name)]), **sizes[name])
+            ALL_METRICS[name](dataset, codes, np.random.RandomState([seed, list(ALL_METRICS).index(name)]),
+                              **sizes[name])
             for name in names}

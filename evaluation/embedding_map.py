@@ -10,23 +10,25 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from runs.errors import ConfigError
+from amr_errors import ConfigError
 from runs.files import atomic_write
-from runs.run_dir import load_for_eval, make_mode_folder
 
 from .features import encode_split
 
-PCA_OPTIONS = {"num_points": 2000}                        # --mode_override keys of --mode pca
-TSNE_OPTIONS = {"num_points": 2000, "perplexity": 30.0}   # and of --mode tsne
+# --mode_override keys of --mode pca and --mode tsne; num_points 0: every validation example, up to 2000
+PCA_OPTIONS = {"num_points": 0}
+TSNE_OPTIONS = {"num_points": 0, "perplexity": 30.0}
+DEFAULT_POINTS = 2000
 
 
 def check_options(mode, o, n_examples):
-    if not 3 <= o["num_points"] <= n_examples:
+    if o["num_points"] and not 3 <= o["num_points"] <= n_examples:
         raise ConfigError(f"--mode_override for {mode}: num_points must be in 3..{n_examples} "
                           f"(the validation examples), got {o['num_points']}")
-    if mode == "tsne" and not 0 < o["perplexity"] < o["num_points"]:
-        raise ConfigError(f"--mode_override for tsne: perplexity must be in (0, num_points = {o['num_points']}), "
-                          f"got {o['perplexity']}")
+    if n_examples < 3:
+        raise ConfigError(f"--mode {mode} needs at least 3 validation examples, this dataset has {n_examples}")
+    if mode == "tsne" and not o["perplexity"] > 0:
+        raise ConfigError(f"--mode_override for tsne: perplexity must be > 0, got {o['perplexity']}")
 
 
 def project(mode, codes, o, seed):
@@ -52,17 +54,22 @@ def draw_map(points, labels, n_classes, title):
     return fig
 
 
-def embedding_map(args, resolved, data, model, run_dir):
-    o = resolved.mode_options
-    check_options(args.mode, o, len(data.valid))
-    path, state = load_for_eval(args, model, run_dir)
-    n = o["num_points"]  # valid is already a random permutation, so its first n examples are a random sample
-    codes, labels = encode_split(model, data.valid.take(range(n)), args.val_batch_size, resolved.device)
-    points = project(args.mode, codes, o, args.vis_seed)
-    title = (f"{'t-SNE' if args.mode == 'tsne' else 'PCA'} of {len(codes)} validation codes ({codes.shape[1]}-d), "
-             f"{args.name}, epoch {state['epoch']}")
-    out = make_mode_folder(args, run_dir, path, state)
+def embedding_map(run, options, method):
+    """method: "tsne" or "pca"; writes <method>.png and <method>.npz."""
+    o, data = options, run.data
+    check_options(method, o, len(data.valid))
+    loaded = run.load()
+    # valid is already a random permutation, so its first n examples are a random sample
+    n = o["num_points"] or min(DEFAULT_POINTS, len(data.valid))
+    if method == "tsne" and o["perplexity"] >= n:
+        raise ConfigError(f"--mode_override for tsne: perplexity must be below the number of points ({n}), got "
+                          f"{o['perplexity']}")
+    codes, labels = encode_split(run.model, data.valid.take(range(n)), run.spec.output.val_batch_size, run.device)
+    points = project(method, codes, o, run.spec.output.vis_seed)
+    title = (f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(codes)} validation codes ({codes.shape[1]}-d), "
+             f"{run.spec.output.name}, epoch {loaded.epoch}")
+    out = run.folder(loaded)
     fig = draw_map(points, labels, data.n_classes, title)
-    atomic_write(out / f"{args.mode}.png", lambda f: fig.savefig(f, format="png"))
-    atomic_write(out / f"{args.mode}.npz", lambda f: np.savez(f, points=points, labels=labels))
-    print(f"wrote {args.mode}.png and {args.mode}.npz ({len(codes)} points) to {out}")
+    atomic_write(out / f"{method}.png", lambda f: fig.savefig(f, format="png"))
+    atomic_write(out / f"{method}.npz", lambda f: np.savez(f, points=points, labels=labels))
+    print(f"wrote {method}.png and {method}.npz ({len(codes)} points) to {out}")

@@ -13,9 +13,8 @@ import torch
 from iterators import vis_batch
 from models.interpolation import decode_mixes
 from models.mixing import interpolation_weights, triangle_tour_weights
-from runs.errors import ConfigError
+from amr_errors import ConfigError
 from runs.images import save_gif
-from runs.run_dir import load_for_eval, make_mode_folder
 
 # --mode_override keys; num_interps, framerate and resize_to keep the reference's names
 # (its ffmpeg-only crf has no GIF counterpart)
@@ -52,13 +51,13 @@ def resized(frames, size):
 
 
 @torch.no_grad()
-def save_frames(args, resolved, data, model, run_dir):
-    o = resolved.mode_options
-    check_options(o, len(data.valid))
-    path, state = load_for_eval(args, model, run_dir)
+def save_frames(run, options):
+    o, model = options, run.model
+    check_options(o, len(run.data.valid))
+    loaded = run.load()
     model.eval()
     n, s, steps = o["num_images"], o["num_stops"], o["num_interps"]
-    x, _ = vis_batch(data.valid, n * max(s, 3), args.vis_seed, resolved.device)
+    x, _ = vis_batch(run.data.valid, n * max(s, 3), run.spec.output.vis_seed, run.device)
     x = x.view(-1, n, *x.shape[1:])  # [stops, images, C, H, W]
     channels = model.encode(x[0, :1]).shape[1]
     animations = {  # the last weight of each step is the next step's first, so it is dropped
@@ -66,7 +65,7 @@ def save_frames(args, resolved, data, model, run_dir):
         "bernoulli": loop_frames(model, x[:s], interpolation_weights("fm", channels + 1, channels)[:-1]),
         "triangle": decode_mixes(model, list(x[:3]), triangle_tour_weights(steps, channels)),
     }
-    out = make_mode_folder(args, run_dir, path, state)
+    out = run.folder(loaded)
     for name, frames in animations.items():
         save_gif(resized(frames, o["resize_to"]), out / f"{name}.gif", o["framerate"], o["padding"])
     print(f"wrote {', '.join(f'{name}.gif ({f.shape[1]} frames)' for name, f in animations.items())} to {out}")

@@ -29,10 +29,9 @@ from iterators import to_float
 from iterators.lines import SIZE, draw_lines, split_angles
 from models.interpolation import decode_mixes
 from models.mixing import interpolation_weights
-from runs.errors import ConfigError
+from amr_errors import ConfigError
 from runs.files import atomic_write, atomic_write_text
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_mode_folder
 
 N_TRUE_LINES = 10000
 OPTIONS = {"n_interpolations": 256, "n_steps": 16, "grid_rows": 16}  # --mode_override keys
@@ -164,10 +163,10 @@ def interpolations(model, data, mixer, options, device, references=True):
     return out
 
 
-def epoch_columns(model, data, args, device):
+def epoch_columns(model, data, device, mixer="mixup"):
     """The model's two numbers with the default protocol, for the epoch's results.csv row (the
     references, the same every epoch, are left to --mode lines_eval)."""
-    scores = line_scores(interpolations(model, data, args.mixer, OPTIONS, device, references=False)["model"])
+    scores = line_scores(interpolations(model, data, mixer, OPTIONS, device, references=False)["model"])
     return {"lines_mean_distance": scores["mean_distance"], "lines_smoothness": scores["smoothness"]}
 
 
@@ -175,27 +174,25 @@ def _json_number(value):
     return None if isinstance(value, float) and np.isnan(value) else value  # JSON has no NaN
 
 
-def lines_eval(args, resolved, data, model, run_dir):
-    require_lines(data, f"--mode {args.mode}")
-    options = resolved.mode_options
-    path, state = load_for_eval(args, model, run_dir)
-    frames = interpolations(model, data, args.mixer, options, resolved.device)
+def lines_eval(run, options):
+    require_lines(run.data, f"--mode {run.mode}")
+    loaded, mixer = run.load(), run.spec.model.mixer
+    frames = interpolations(run.model, run.data, mixer, options, run.device)
     scores = {name: line_scores(x) for name, x in frames.items()}
     decoded = frames["model"]
     n, steps = decoded.shape[:2]
     report = {name: {k: _json_number(v) for k, v in s.items()} for name, s in scores.items()}
-    report.update(n_interpolations=n, n_steps=steps, checkpoint=str(path), epoch=state["epoch"],
-                  steps=state.get("steps"), mixer=args.mixer,
+    report.update(n_interpolations=n, n_steps=steps, checkpoint=str(loaded.path), epoch=loaded.epoch,
+                  steps=loaded.steps, mixer=mixer,
                   protocol=f"validation images i and {n} + i, {steps} decoded frames each; cosine distance to the "
                            f"nearest of {N_TRUE_LINES} true lines; smoothness as ACAI (evaluation/lines_benchmark.py)")
-    out = make_mode_folder(args, run_dir, path, state, mode="lines_eval")
+    out = run.folder(loaded)
     rows = min(options["grid_rows"], n)
     grid = torch.stack([frames[name][:rows] for name in ("pixel", "model", "ideal")], 1)  # [rows, 3, steps, H, W]
     save_grid(grid.flatten(0, 2)[:, None], out / "grid.png", nrow=steps)
     atomic_write(out / "interpolations.npz", lambda f: np.savez_compressed(f, interpolations=decoded.numpy()))
     text = json.dumps(report, indent=2) + "\n"
     atomic_write_text(out / "lines_eval.json", text)
-    atomic_write_text(run_dir / "lines_eval.json", text)  # the newest evaluation, for evaluation.report
     m = scores["model"]
     print(f"lines_eval: mean_distance={m['mean_distance']:.4f} smoothness={m['smoothness']:.4f} "
           f"(pixel {scores['pixel']['mean_distance']:.4f} / {scores['pixel']['smoothness']:.4f}, "

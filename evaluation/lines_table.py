@@ -7,13 +7,9 @@ import csv
 import io
 import statistics
 
-import numpy as np
-import torch
+from runs.paths import mode_folder
 
-from runs.images import save_grid
-from runs.run_dir import mode_folder
-
-from .paired import decide, paired
+from .paired import by_setting_and_method, decide, paired
 
 SCORES = (("mean_distance", "mean distance (×10⁻³)", 1e3), ("smoothness", "smoothness", 1.0))
 
@@ -25,21 +21,12 @@ def _ms(values, scale):
     return f"{statistics.fmean(values):.3f}" + (f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else "")
 
 
-def _groups(runs):
-    """{setting: {(rank, label, name): [runs]}} of the finished runs with a lines_eval.json."""
-    out = {}
-    for r in runs:
-        if r.status == "ok" and r.lines is not None:
-            out.setdefault(r.setting, {}).setdefault((*r.method, r.name), []).append(r)
-    return out
-
-
 def lines_rows(runs, min_seeds=3):
     """One row per (setting, method) and the pixel / ideal references per setting: the two scores as
     lists over seeds, the paired differences to the baseline (rank 0) where there is one, and the
     decision of docs/lines.md for each score (lower is better; the last checkpoint alone decides)."""
     rows = []
-    for setting, groups in sorted(_groups(runs).items()):
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.lines is not None).items()):
         everyone = [r for members in groups.values() for r in members]
         protocols = {(r.lines["n_interpolations"], r.lines["n_steps"]) for r in everyone}
         for part, label in (("pixel", "pixel-space interpolation"), ("ideal", "ideal (angle) interpolation")):
@@ -113,6 +100,7 @@ def lines_csv_text(rows):
 
 def _interpolations(run):
     """The saved interpolations [n, n_steps, H, W] of the run's lines_eval.json, or None if absent."""
+    import numpy as np
     folder = mode_folder(run.path, "lines_eval", run.lines["checkpoint"], run.lines["epoch"])
     try:
         return np.load(folder / "interpolations.npz")["interpolations"]
@@ -123,10 +111,13 @@ def _interpolations(run):
 def lines_picture(runs, path, pairs=3):
     """For the first `pairs` validation pairs: the pixel row, then one row per method (its lowest seed),
     then the ideal row; pairs stacked. Returns the row labels, or [] when no run has interpolations."""
+    import torch
+
     from evaluation.lines_benchmark import ideal_interpolations, pixel_interpolations  # the data and its references
     from iterators.lines import draw_lines, split_angles
+    from runs.images import save_grid
     shown = []
-    for setting, groups in sorted(_groups(runs).items()):
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.lines is not None).items()):
         for (rank, label, name), members in sorted(groups.items()):
             run = min(members, key=lambda r: r.seed)
             x = _interpolations(run)

@@ -12,6 +12,31 @@ from dataclasses import dataclass
 from typing import Optional
 
 BEATS, WORSE, UNDECIDED = "beats", "worse", "no decision"
+# The methods others are compared with, by their rank in runs_table's method order
+REFERENCES = ((0, "the baseline"), (1, "the plain autoencoder control"))
+
+
+def by_setting_and_method(runs, has_scores):
+    """{setting: {(rank, label, name): [runs]}} of the finished runs for which has_scores(run) holds."""
+    out = {}
+    for r in runs:
+        if r.status == "ok" and has_scores(r):
+            out.setdefault(r.setting, {}).setdefault((*r.method, r.name), []).append(r)
+    return out
+
+
+def against_references(groups):
+    """(reference label, reference name, reference runs, method label, name, runs) for each method of one
+    setting's groups ({(rank, label, name): [runs]}) against each reference present exactly once and
+    ranked before it."""
+    for ref_rank, ref_label in REFERENCES:
+        refs = [(key, members) for key, members in groups.items() if key[0] == ref_rank]
+        if len(refs) != 1:
+            continue
+        (_, _, ref_name), ref_members = refs[0]
+        for (rank, label, name), members in sorted(groups.items()):
+            if rank > ref_rank:
+                yield ref_label, ref_name, ref_members, label, name, members
 
 
 @dataclass(frozen=True)

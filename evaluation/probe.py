@@ -8,8 +8,9 @@ valid and test accuracy of that fit are reported. The same is done for the rando
 encoder the run started from (same --seed, no weights loaded), so a score can be read against
 what random features already give. --mode_override train_examples=N fits on the first N training
 examples only (the training split is already a fixed random order), for short evaluations.
-The result goes to probe.json and to probe_epoch<N>.json (N: the checkpoint's epoch; --resume picks
-the checkpoint), so that a run's checkpoints can be compared over training (evaluation.report).
+The result goes to probe/<checkpoint>_epoch<N>/probe.json (--resume picks the checkpoint), so that a
+run's checkpoints can be compared over training (evaluation.report, which also reads the probe.json and
+probe_epoch<N>.json that runs written before this layout keep in their folder).
 The random-init fit does not depend on the checkpoint, so a later probe of the same run on the same
 examples reuses the earlier one (random_init_from names the file; null when fitted).
 """
@@ -24,9 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from runs.errors import ConfigError
+from amr_errors import ConfigError
 from runs.files import atomic_write, atomic_write_text
-from runs.run_dir import load_for_eval, make_run_dir
 
 from .features import SPLITS, encode_dataset
 
@@ -53,12 +53,6 @@ def fit_logreg(features, c_grid=C_GRID):
     return {"C": c, **{f"{s}_acc": clf.score(*features[s]) for s in SPLITS}, "grid": grid}
 
 
-def _load_checkpoint(args, model, run_dir):
-    path, state = load_for_eval(args, model, run_dir)
-    make_run_dir(args, run_dir)  # --resume PATH may name a checkpoint of a folder not yet made
-    return path, state["epoch"], state.get("steps")  # steps: None in checkpoints older than the field
-
-
 def _probe_data(data, train_examples):
     if train_examples < 0:
         raise ConfigError(f"--mode_override train_examples={train_examples}: use 0 (all) or a positive count")
@@ -70,42 +64,43 @@ def _probe_data(data, train_examples):
 def _earlier_random_init(run_dir, n):
     """The random-init fit depends on the run's flags only, not on the checkpoint: the one an earlier
     probe of this run made on the same examples (same protocol, C grid and split sizes), if any."""
-    for f in sorted(run_dir.glob("probe_epoch*.json")):
+    for f in sorted(run_dir.glob("probe/*/probe.json")) + sorted(run_dir.glob("probe_epoch*.json")):
         try:
             old = json.loads(f.read_text())
             if (old["protocol"], old["C_grid"], old["n"]) == (PROTOCOL, list(C_GRID), n):
-                return old["random_init"], f.name
+                return old["random_init"], str(f.relative_to(run_dir))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None, None
 
 
-def probe(args, resolved, data, model, run_dir):
-    data = _probe_data(data, resolved.mode_options["train_examples"])
-    untrained = copy.deepcopy(model)  # main() built it from --seed: the networks training started from
-    path, epoch, steps = _load_checkpoint(args, model, run_dir)
-    trained = encode_dataset(model, data, args.val_batch_size, resolved.device)
+def probe(run, options):
+    data = _probe_data(run.data, options["train_examples"])
+    batch_size, model = run.spec.output.val_batch_size, run.model
+    untrained = copy.deepcopy(model)  # built from --seed: the networks training started from
+    loaded = run.load()
+    trained = encode_dataset(model, data, batch_size, run.device)
     n = {s: len(trained[s][1]) for s in SPLITS}
-    random_init, source = _earlier_random_init(run_dir, n)
+    random_init, source = _earlier_random_init(run.run_dir, n)
     if random_init is None:
-        random_init = fit_logreg(encode_dataset(untrained, data, args.val_batch_size, resolved.device))
-    result = {"checkpoint": str(path), "epoch": epoch, "steps": steps, "protocol": PROTOCOL, "C_grid": list(C_GRID),
-              "n": n, "feature_dim": trained["train"][0].shape[1], "trained": fit_logreg(trained),
-              "random_init": random_init, "random_init_from": source}  # source: None when fitted here
-    text = json.dumps(result, indent=1) + "\n"
-    atomic_write_text(run_dir / f"probe_epoch{epoch}.json", text)  # one per checkpoint, for curves over training
-    atomic_write_text(run_dir / "probe.json", text)  # the checkpoint probed last
+        random_init = fit_logreg(encode_dataset(untrained, data, batch_size, run.device))
+    result = {"checkpoint": str(loaded.path), "epoch": loaded.epoch, "steps": loaded.steps, "protocol": PROTOCOL,
+              "C_grid": list(C_GRID), "n": n, "feature_dim": trained["train"][0].shape[1],
+              "trained": fit_logreg(trained), "random_init": random_init,
+              "random_init_from": source}  # source: None when fitted here
+    out = run.folder(loaded) / "probe.json"
+    atomic_write_text(out, json.dumps(result, indent=1) + "\n")
     t, r = result["trained"], result["random_init"]
-    print(f"probe (epoch {epoch}): trained encoder valid {t['valid_acc']:.4f} test {t['test_acc']:.4f} "
+    print(f"probe (epoch {loaded.epoch}): trained encoder valid {t['valid_acc']:.4f} test {t['test_acc']:.4f} "
           f"(C={t['C']:g}); random init valid {r['valid_acc']:.4f} test {r['test_acc']:.4f} "
-          f"(C={r['C']:g}); wrote {run_dir / 'probe.json'} and probe_epoch{epoch}.json")
+          f"(C={r['C']:g}); wrote {out}")
 
 
-def embedding(args, resolved, data, model, run_dir):
-    path, epoch, _ = _load_checkpoint(args, model, run_dir)
-    features = encode_dataset(model, data, args.val_batch_size, resolved.device)
+def embedding(run, options):
+    loaded = run.load()
+    features = encode_dataset(run.model, run.data, run.spec.output.val_batch_size, run.device)
     arrays = {f"{s}_{kind}": a for s, pair in features.items() for kind, a in zip(("features", "labels"), pair)}
-    out = run_dir / "embedding.npz"
-    atomic_write(out, lambda f: np.savez(f, checkpoint=str(path), epoch=epoch, **arrays))
-    print(f"embedding (epoch {epoch}): {features['train'][0].shape[1]}-d codes of "
+    out = run.folder(loaded) / "embedding.npz"
+    atomic_write(out, lambda f: np.savez(f, checkpoint=str(loaded.path), epoch=loaded.epoch, **arrays))
+    print(f"embedding (epoch {loaded.epoch}): {features['train'][0].shape[1]}-d codes of "
           f"{', '.join(f'{len(features[s][1])} {s}' for s in SPLITS)} examples; wrote {out}")

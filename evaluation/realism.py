@@ -18,13 +18,12 @@ import warnings
 import torch
 from torch import nn
 
+from amr_errors import ConfigError
 from iterators import batches, load_dataset
 from models.mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
 from models.trainable import eval_mode
-from runs.errors import ConfigError
 from runs.files import atomic_write, atomic_write_text
 from runs.images import save_grid
-from runs.run_dir import load_for_eval, make_mode_folder
 
 from .judge import cached_judge
 
@@ -148,43 +147,44 @@ def require_labels(data, what):
                           f"this one is unlabelled: put the images in class subfolders or drop it")
 
 
-def judge_data(data, args, resolved):
+def judge_data(data, spec):
     """The data the judge learns from: the whole training split, also when the run trains on --subset_train."""
-    if not args.subset_train:
+    d = spec.data
+    if not d.subset_train:
         return data
-    return load_dataset(args.dataset, args.data_dir, None, download=False, files=resolved.files)
+    return load_dataset(d.dataset, d.data_dir, None, download=False, files=d.file_options())
 
 
-def realism(args, resolved, data, model, run_dir):
+def realism(run, options):
     """--mode realism: realism.json, mixes.png and examples.pt in <run>/realism/<checkpoint>_epoch<N>/."""
+    data, model, o = run.data, run.model, options
     require_labels(data, "--mode realism")
-    o = resolved.mode_options
     if o["kid_subsets"] < 1 or o["kid_subset_size"] < 2 or o["n"] < MIN_N:
         raise ConfigError(f"--mode_override: n >= {MIN_N}, kid_subsets >= 1 and kid_subset_size >= 2 are needed")
     n = set_size(data, o["n"])
-    path, state = load_for_eval(args, model, run_dir)
-    judge, judge_info = cached_judge(judge_data(data, args, resolved), args.dataset, JUDGE_SEED, resolved.device)
-    scores, shown = realism_scores(model, data, judge, n, args.batch_size, o["seed"], o["kid_subsets"],
-                                   o["kid_subset_size"], resolved.device)
+    loaded = run.load()
+    judge, judge_info = cached_judge(judge_data(data, run.spec), run.spec.data.dataset, JUDGE_SEED, run.device)
+    scores, shown = realism_scores(model, data, judge, n, run.spec.train.batch_size, o["seed"], o["kid_subsets"],
+                                   o["kid_subset_size"], run.device)
     mixer, k, fold = mixing_of(model)
-    out = make_mode_folder(args, run_dir, path, state)
-    result = {**scores, "n": n, "judge": judge_info, "checkpoint": str(path), "epoch": state["epoch"],
-              "steps": state.get("steps"), "mixer": mixer, "k": k, "folded_weights": fold, "seed": o["seed"],
+    out = run.folder(loaded)
+    result = {**scores, "n": n, "judge": judge_info, "checkpoint": str(loaded.path), "epoch": loaded.epoch,
+              "steps": loaded.steps, "mixer": mixer, "k": k, "folded_weights": fold, "seed": o["seed"],
               **dict(zip(("kid_subset_size", "kid_subsets"), kid_plan(n, o["kid_subsets"], o["kid_subset_size"])))}
     atomic_write_text(out / "realism.json", json.dumps(result, indent=1) + "\n")
     rows = torch.cat([shown["sources"][:, 0], shown["sources"][:, 1], shown["pixel_mixes"], shown["mixes"]])
     save_grid(rows, out / "mixes.png", nrow=len(shown["mixes"]))
     atomic_write(out / "examples.pt", lambda f: torch.save(shown, f))
     m, fd = scores["mixes"], {name: f"{s['fd']:.3f}" for name, s in scores.items()}
-    print(f"realism (epoch {state['epoch']}, n={n}): mixes FD {fd['mixes']} KID {m['kid']:.4f} ± {m['kid_se']:.4f}; "
+    print(f"realism (epoch {loaded.epoch}, n={n}): mixes FD {fd['mixes']} KID {m['kid']:.4f} ± {m['kid_se']:.4f}; "
           f"reconstructions FD {fd['reconstructions']}; pixel mixes FD {fd['pixel_mixes']}; real FD {fd['real']} "
           f"(judge test accuracy {judge_info['test_accuracy']:.4f}); wrote {out}")
 
 
-def epoch_columns(model, data, args, resolved, device):
+def epoch_columns(model, data, device, spec):
     """--realism_every: the mixes' FD, KID and confidence as results.csv columns (default options)."""
-    judge, _ = cached_judge(judge_data(data, args, resolved), args.dataset, JUDGE_SEED, device)
-    scores, _ = realism_scores(model, data, judge, set_size(data, OPTIONS["n"]), args.batch_size, OPTIONS["seed"],
+    judge, _ = cached_judge(judge_data(data, spec), spec.data.dataset, JUDGE_SEED, device)
+    scores, _ = realism_scores(model, data, judge, set_size(data, OPTIONS["n"]), spec.train.batch_size, OPTIONS["seed"],
                                OPTIONS["kid_subsets"], OPTIONS["kid_subset_size"], device)
     m = scores["mixes"]
     return {"realism_fd": m["fd"], "realism_kid": m["kid"], "realism_confidence": m["confidence"]}

@@ -7,21 +7,11 @@ import csv
 import io
 import statistics
 
-from .paired import decide, paired
+from .paired import against_references, by_setting_and_method, decide, paired
 
 SCORES = (("fd", "FD"), ("kid", "KID (×10⁻³)"))
 SCALE = {"fd": 1.0, "kid": 1e3}
 REFERENCE_SETS = ("reconstructions", "pixel_mixes", "real")
-REFERENCES = ((0, "the baseline"), (1, "the plain autoencoder control"))  # as evaluation.report's
-
-
-def _groups(runs):
-    """{setting: {(rank, label, name): [runs]}} of the finished runs with realism.json files."""
-    out = {}
-    for r in runs:
-        if r.status == "ok" and r.realism:
-            out.setdefault(r.setting, {}).setdefault((*r.method, r.name), []).append(r)
-    return out
 
 
 def _ms(values, scale=1.0, digits=3):
@@ -35,7 +25,7 @@ def _ms(values, scale=1.0, digits=3):
 def realism_rows(runs):
     """One row per (setting, method, checkpoint epoch): the scores of every set as lists over seeds."""
     rows = []
-    for setting, groups in sorted(_groups(runs).items()):
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.realism).items()):
         for (rank, label, name), members in sorted(groups.items()):
             for epoch in sorted({e for r in members for e in r.realism}):
                 scored = [r.realism[epoch] for r in members if epoch in r.realism]
@@ -51,33 +41,26 @@ def realism_paired_rows(runs, min_seeds=3):
     """Each method against each reference present in its setting, at every checkpoint both have: paired
     differences of the mixes' FD and KID; the last checkpoint's row carries the decision per score."""
     rows = []
-    for setting, groups in sorted(_groups(runs).items()):
-        for ref_rank, ref_label in REFERENCES:
-            refs = [(key, members) for key, members in groups.items() if key[0] == ref_rank]
-            if len(refs) != 1:
-                continue
-            (_, _, ref_name), ref_members = refs[0]
-            for (rank, label, name), members in sorted(groups.items()):
-                if rank <= ref_rank:
-                    continue
-                epochs = sorted({e for r in members for e in r.realism} & {e for r in ref_members for e in r.realism})
-                results = {k: [] for k, _ in SCORES}
-                for epoch in epochs:
-                    for k, _ in SCORES:
-                        score = lambda rs: {r.seed: r.realism[epoch]["mixes"][k]  # noqa: E731
-                                            for r in rs if epoch in r.realism}
-                        results[k].append(paired(score(members), score(ref_members)))
-                for i, epoch in enumerate(epochs):
-                    last = i == len(epochs) - 1 and len(epochs) > 1
-                    row = {"setting": setting, "reference": ref_name, "reference_label": ref_label, "method": label,
-                           "name": name, "epoch": epoch}
-                    for k, _ in SCORES:
-                        p = results[k][i]
-                        row.update({f"{k}_n": p.n, f"{k}_mean_diff": p.mean, f"{k}_se": p.se,
-                                    f"{k}_seeds": f"{p.positive} / {p.zero} / {p.negative}",
-                                    f"{k}_decision": decide(results[k][0], p, min_seeds, lower_is_better=True)
-                                    if last else ""})
-                    rows.append(row)
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.realism).items()):
+        for ref_label, ref_name, ref_members, label, name, members in against_references(groups):
+            epochs = sorted({e for r in members for e in r.realism} & {e for r in ref_members for e in r.realism})
+            results = {k: [] for k, _ in SCORES}
+            for epoch in epochs:
+                for k, _ in SCORES:
+                    score = lambda rs: {r.seed: r.realism[epoch]["mixes"][k]  # noqa: E731
+                                        for r in rs if epoch in r.realism}
+                    results[k].append(paired(score(members), score(ref_members)))
+            for i, epoch in enumerate(epochs):
+                last = i == len(epochs) - 1 and len(epochs) > 1
+                row = {"setting": setting, "reference": ref_name, "reference_label": ref_label, "method": label,
+                       "name": name, "epoch": epoch}
+                for k, _ in SCORES:
+                    p = results[k][i]
+                    row.update({f"{k}_n": p.n, f"{k}_mean_diff": p.mean, f"{k}_se": p.se,
+                                f"{k}_seeds": f"{p.positive} / {p.zero} / {p.negative}",
+                                f"{k}_decision": decide(results[k][0], p, min_seeds, lower_is_better=True)
+                                if last else ""})
+                rows.append(row)
     return rows
 
 
@@ -140,7 +123,7 @@ def realism_picture(runs, path, shown=8):
 
     from runs.images import save_grid
     rows, labels = [], []
-    for setting, groups in sorted(_groups(runs).items()):
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.realism).items()):
         for (rank, label, name), members in sorted(groups.items()):
             run = min(members, key=lambda r: r.seed)
             epoch = max(run.realism)

@@ -22,6 +22,10 @@ and, where runs have realism.json files (--mode realism of each checkpoint; eval
               images, and the paired differences to the baseline and the plain autoencoder with the
               decision rule of docs/realism.md
   realism.csv those paired differences; realism_mixes.png  decoded mixes of the same pairs, a row per method
+and, where runs have a disentangle.json (--mode disentangle, dsprite; evaluation/disentangle_table.py):
+  report.md   also Table 4: each method's disentanglement scores and the paired differences to the baseline
+              with the decision rule of docs/table4.md
+  disentangle.csv  those numbers; disentangle_traversals.png  one latent traversal per method
 Only finished runs enter the means; unfinished (killed, still running) and broken runs are listed.
 """
 import argparse
@@ -37,8 +41,10 @@ from matplotlib.figure import Figure
 
 from runs.files import atomic_write, atomic_write_text
 
+from .disentangle_table import (disentangle_csv_text, disentangle_markdown, disentangle_notes, disentangle_picture,
+                                disentangle_rows)
 from .lines_table import lines_csv_text, lines_markdown, lines_picture, lines_rows
-from .paired import decide, paired
+from .paired import against_references, by_setting_and_method, decide, paired
 from .realism_table import realism_csv_text, realism_markdown, realism_paired_rows, realism_picture, realism_rows
 from .runs_table import find_runs
 
@@ -108,19 +114,6 @@ def csv_text(groups):
     return buf.getvalue()
 
 
-# methods others are paired against: (sort rank of runs_table.method_of, what the report calls it)
-REFERENCES = ((0, "the baseline"), (1, "the plain autoencoder control"))
-
-
-def _by_setting_method(runs):
-    """{setting: {(rank, label, name): [runs]}} of the finished runs with checkpoint probes."""
-    out = {}
-    for r in runs:
-        if r.status == "ok" and r.checkpoints:
-            out.setdefault(r.setting, {}).setdefault((*r.method, r.name), []).append(r)
-    return out
-
-
 def _steps(members, epoch):
     steps = {r.checkpoints[epoch].steps for r in members if epoch in r.checkpoints}
     return steps.pop() if len(steps) == 1 else None
@@ -130,7 +123,7 @@ def checkpoint_rows(runs):
     """One row per (setting, method, checkpoint epoch): offline test accuracy, random-init floor and
     valid reconstruction, each as mean and sample std over the seeds probed at that checkpoint."""
     rows = []
-    for setting, groups in sorted(_by_setting_method(runs).items()):
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.checkpoints).items()):
         for (rank, label, name), members in sorted(groups.items()):
             for epoch in sorted({e for r in members for e in r.checkpoints}):
                 ckpts = [r.checkpoints[epoch] for r in members if epoch in r.checkpoints]
@@ -145,34 +138,27 @@ def checkpoint_rows(runs):
 
 
 def paired_rows(runs, min_seeds=3):
-    """Each method against each reference of REFERENCES present in its setting, at every checkpoint
-    both have: the paired difference of offline test accuracy (runs paired by seed). The row of
+    """Each method against each reference (evaluation.paired.REFERENCES) present in its setting, at every
+    checkpoint both have: the paired difference of offline test accuracy (runs paired by seed). The row of
     the last checkpoint carries the decision (evaluation.paired.decide with the first)."""
     rows = []
-    for setting, groups in sorted(_by_setting_method(runs).items()):
-        for ref_rank, ref_label in REFERENCES:
-            refs = [(key, members) for key, members in groups.items() if key[0] == ref_rank]
-            if len(refs) != 1:
-                continue
-            (_, _, ref_name), ref_members = refs[0]
-            for (rank, label, name), members in sorted(groups.items()):
-                if rank <= ref_rank:
-                    continue
-                epochs = sorted({e for r in members for e in r.checkpoints} &
-                                {e for r in ref_members for e in r.checkpoints})
-                results = []
-                for epoch in epochs:
-                    score = lambda rs: {r.seed: r.checkpoints[epoch].offline_test  # noqa: E731
-                                        for r in rs if epoch in r.checkpoints}
-                    results.append((epoch, paired(score(members), score(ref_members))))
-                for i, (epoch, p) in enumerate(results):
-                    last = i == len(results) - 1
-                    rows.append({"setting": setting, "reference": ref_name, "reference_label": ref_label,
-                                 "method": label, "name": name, "epoch": epoch, "steps": _steps(members, epoch),
-                                 "n": p.n, "mean_diff": p.mean, "se": p.se, "seeds_positive": p.positive,
-                                 "seeds_zero": p.zero, "seeds_negative": p.negative,
-                                 "decision": decide(results[0][1], p, min_seeds) if last and len(results) > 1
-                                 else ""})
+    for setting, groups in sorted(by_setting_and_method(runs, lambda r: r.checkpoints).items()):
+        for ref_label, ref_name, ref_members, label, name, members in against_references(groups):
+            epochs = sorted({e for r in members for e in r.checkpoints} &
+                            {e for r in ref_members for e in r.checkpoints})
+            results = []
+            for epoch in epochs:
+                score = lambda rs: {r.seed: r.checkpoints[epoch].offline_test  # noqa: E731
+                                    for r in rs if epoch in r.checkpoints}
+                results.append((epoch, paired(score(members), score(ref_members))))
+            for i, (epoch, p) in enumerate(results):
+                last = i == len(results) - 1
+                rows.append({"setting": setting, "reference": ref_name, "reference_label": ref_label,
+                             "method": label, "name": name, "epoch": epoch, "steps": _steps(members, epoch),
+                             "n": p.n, "mean_diff": p.mean, "se": p.se, "seeds_positive": p.positive,
+                             "seeds_zero": p.zero, "seeds_negative": p.negative,
+                             "decision": decide(results[0][1], p, min_seeds) if last and len(results) > 1
+                             else ""})
     return rows
 
 
@@ -322,6 +308,17 @@ def main(argv=None):
         if shown:
             text += ("\n\n![interpolations](lines_interpolations.png)\n\nRows of each block, top to bottom: "
                      + "; ".join(shown) + ".")
+    dis_rows = disentangle_rows(runs, args.min_seeds)
+    if dis_rows:
+        text += "\n".join(disentangle_markdown(dis_rows, args.min_seeds))
+        notes = disentangle_notes(runs)
+        if notes:
+            text += "\n\n" + "\n".join(notes)
+        atomic_write_text(out / "disentangle.csv", disentangle_csv_text(dis_rows))
+        shown = disentangle_picture(runs, out / "disentangle_traversals.png")
+        if shown:
+            text += ("\n\n![latent traversals](disentangle_traversals.png)\n\nEach row sweeps one code dimension "
+                     "from its 2.5th to its 97.5th percentile (first column: the input); " + "; ".join(shown) + ".")
     real_rows = realism_rows(runs)
     if real_rows:
         real_pairs = realism_paired_rows(runs, args.min_seeds)

@@ -1,10 +1,12 @@
 """Reading run folders <save_path>/s<seed>/<name>/<trial>/ for the report: what each run is (setting,
-method), whether it finished, and its probe accuracies under both protocols.
+method: from its stored spec, or for an older run its flags), whether it finished, and its probe
+accuracies under both protocols. Torch-free: the report reads run folders without the library.
 
 Online protocol (the reference's and ACAI's): the probe trained alongside the autoencoder; a run's
 value is the median test_probe_acc (and valid_probe_acc) over its last N epochs in results.csv.
-Offline protocol: the accuracies in probe.json (--mode probe), for the trained and the random encoder;
-and, per checkpoint, those of probe_epoch<N>.json with the valid reconstruction of that epoch.
+Offline protocol: --mode probe's probe.json of each checkpoint (probe/<checkpoint>_epoch<N>/probe.json;
+runs written before that layout keep probe.json and probe_epoch<N>.json in the run folder), for the
+trained and the random encoder, with the valid reconstruction of that epoch.
 """
 import csv
 import json
@@ -16,14 +18,15 @@ from typing import Optional
 
 import yaml
 
+from models.registry import method_label
+from runs.paths import REPLACED
+
 RUN_GLOB = "s*/*/*"
 _SEED_DIR = re.compile(r"^s(-?\d+)$")
-_MIXER_NAMES = {"mixup": "mixup", "mixup2": "mixup per channel", "fm": "Bernoulli mixup (fm)",
-                "fm2": "Bernoulli mixup"}
 
 
 @dataclass
-class Run:
+class RunSummary:
     path: Path
     seed: int
     name: str
@@ -52,28 +55,25 @@ class Checkpoint:
     valid_recon: Optional[float]
 
 
-def method_of(args, resolved):
-    """(rank, label) from a run's flags: the order of the paper's tables, baseline first, ACAI last."""
+def method_of(cfg):
+    """(rank, label) of a run's method from its cfg.yaml (the stored spec, or an older run's flags)."""
+    spec, args = cfg.get("spec") or {}, cfg.get("args") or {}
+    if spec:
+        m = spec["model"]
+        beta = m["beta"] if m["model"] == "vae" else None
+        return method_label(m["model"], m["mixer"], m["k"], m["disable_mix"], beta)
     model = args.get("model", "swapgan")
-    if model in ("acaif3", "acai"):
-        return 90 + (model == "acai"), "ACAI" if model == "acaif3" else "ACAI (as published)"
-    if model == "ae":
-        return 1, "plain autoencoder (no discriminator)"
-    if model not in ("swapgan", "threegan", "kgan"):
-        return 95, model
-    if args.get("disable_mix"):
-        return 0, "baseline (no mixing)"
-    k = resolved.get("k") or {"swapgan": 2, "threegan": 3}.get(model, args.get("k"))
-    mixer = args.get("mixer", "mixup")
-    rank = 10 * int(k or 0) + list(_MIXER_NAMES).index(mixer) if mixer in _MIXER_NAMES else 80
-    return rank, f"{_MIXER_NAMES.get(mixer, mixer)}, k={k}"
+    k = (cfg.get("resolved") or {}).get("k") or {"swapgan": 2, "threegan": 3}.get(model, args.get("k"))
+    return method_label(model, args.get("mixer", "mixup"), k, args.get("disable_mix"),
+                        float(args.get("beta", 1.0)) if model == "vae" else None)
 
 
-def setting_of(args, resolved):
-    text = str(args.get("dataset", "?"))
-    if args.get("subset_train"):
-        text += f", {args['subset_train']} train"
-    return text + f", bottleneck {resolved.get('code_size', '?')}"
+def setting_of(cfg):
+    data = (cfg.get("spec") or {}).get("data") or cfg.get("args") or {}
+    text = str(data.get("dataset", "?"))
+    if data.get("subset_train"):
+        text += f", {data['subset_train']} train"
+    return text + f", bottleneck {(cfg.get('resolved') or {}).get('code_size', '?')}"
 
 
 def _read_rows(path):
@@ -91,8 +91,19 @@ def _read_rows(path):
     return sorted(rows, key=lambda r: r["epoch"])
 
 
+def _newest(path, old):
+    """The newest of <run>/<mode>/*_epoch*/<file> (by epoch) and an older run's <run>/<file>, or None."""
+    found = []
+    for f in list(path.glob(f"{old.stem}/*_epoch*/{old.name}")) + [path / old.name]:
+        m = re.search(r"_epoch(\d+)$", f.parent.name) if f.parent != path else None
+        if f.is_file():
+            found.append((int(m.group(1)) if m else -1, f))
+    return max(found)[1] if found else None
+
+
 def _read_probe(run, path, expected):
-    if not path.is_file():
+    path = _newest(path, Path("probe/probe.json"))
+    if path is None:
         if expected:
             run.notes.append("no probe.json (run --mode=probe)")
         return
@@ -113,15 +124,16 @@ def _read_probe(run, path, expected):
 def read_run(path, last):
     """One run folder; never raises for a damaged run, it marks it broken or unfinished instead."""
     m = _SEED_DIR.match(path.parent.parent.name)
-    run = Run(path=path, seed=int(m.group(1)) if m else -1, name=path.parent.name)
+    run = RunSummary(path=path, seed=int(m.group(1)) if m else -1, name=path.parent.name)
     try:
         cfg = yaml.safe_load((path / "cfg.yaml").read_text())
-        args, resolved = cfg["args"], cfg.get("resolved") or {}
-        target = int(args["epochs"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        spec = cfg.get("spec") or {}
+        target = int(spec["train"]["epochs"] if spec else cfg["args"]["epochs"])
+        run.setting, run.method = setting_of(cfg), method_of(cfg)
+        dataset = (spec.get("data") or cfg["args"]).get("dataset")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError):
         run.status, run.reason = "broken", "no readable cfg.yaml"
         return run
-    run.setting, run.method = setting_of(args, resolved), method_of(args, resolved)
     if not (path / "results.csv").is_file():
         run.status, run.reason = "unfinished", f"no completed epoch of {target} (no results.csv)"
         return run
@@ -139,10 +151,10 @@ def read_run(path, last):
             run.scores[f"online_{split}"] = statistics.median(r[f"{split}_probe_acc"] for r in rows[-last:])
     else:
         run.notes.append("no online probe in results.csv (train with --cls_probe=linear)")
-    is_lines = args.get("dataset") == "lines"  # evaluated by --mode lines_eval; a probe is optional there
-    _read_probe(run, path / "probe.json", expected=not is_lines)
+    is_lines = dataset == "lines"  # evaluated by --mode lines_eval; a probe is optional there
+    _read_probe(run, path, expected=not is_lines)
     _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
-    _read_lines(run, path / "lines_eval.json", expected=is_lines)
+    _read_lines(run, path, expected=is_lines)
     _read_realism(run, path)
     return run
 
@@ -166,7 +178,8 @@ def _read_realism(run, path):
 
 
 def _read_lines(run, path, expected):
-    if not path.is_file():
+    path = _newest(path, Path("lines_eval/lines_eval.json"))
+    if path is None:
         if expected:
             run.notes.append("no lines_eval.json (run --mode=lines_eval)")
         return
@@ -188,7 +201,7 @@ def _read_lines(run, path, expected):
 
 
 def _read_checkpoint_probes(run, path, recon_by_epoch):
-    for f in sorted(path.glob("probe_epoch*.json")):
+    for f in sorted(path.glob("probe_epoch*.json")) + sorted(path.glob("probe/*_epoch*/probe.json")):
         try:
             probe = json.loads(f.read_text())
             epoch = int(probe["epoch"])
@@ -197,14 +210,16 @@ def _read_checkpoint_probes(run, path, recon_by_epoch):
                               float(probe["trained"]["valid_acc"]), float(probe["random_init"]["test_acc"]),
                               recon_by_epoch.get(epoch))
         except (OSError, ValueError, KeyError, TypeError):
-            run.notes.append(f"{f.name} unreadable")
+            run.notes.append(f"{f.relative_to(path)} unreadable")
             continue
         if epoch > run.epochs_done:  # a probe of a checkpoint from a run since restarted
-            run.notes.append(f"{f.name} is of epoch {epoch}, beyond the {run.epochs_done} in results.csv")
+            run.notes.append(f"{f.relative_to(path)} is of epoch {epoch}, beyond the {run.epochs_done} in results.csv")
             continue
         run.checkpoints[epoch] = ckpt
 
 
 def find_runs(save_path, last):
-    folders = sorted(p for p in Path(save_path).glob(RUN_GLOB) if p.is_dir() and _SEED_DIR.match(p.parent.parent.name))
+    """Every run folder under save_path (not those --overwrite moved aside)."""
+    folders = sorted(p for p in Path(save_path).glob(RUN_GLOB)
+                     if p.is_dir() and _SEED_DIR.match(p.parent.parent.name) and REPLACED not in p.name)
     return [read_run(p, last) for p in folders]

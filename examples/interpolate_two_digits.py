@@ -1,18 +1,15 @@
 """Open a trained run in Python: encode its validation set, interpolate between two digits of different
-classes with the run's mixer, and show the row with matplotlib (docs/api.md).
+classes with the run's mixer, and show the row with matplotlib (docs/api.md). Needs the project installed
+(`pip install -e .`, which the README's set-up does), from any folder:
 
-    python task_launcher.py --dataset=digits --epochs=15 --batch_size=32 --lr=1e-3 --lamb=10 --beta=0
+    amr --dataset=digits --epochs=15 --batch_size=32 --lr=1e-3 --lamb=10 --beta=0
     python examples/interpolate_two_digits.py results/s0/digits_swapgan_mixup/0 --out interpolation.png
 """
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, wherever this runs from
+import matplotlib
 
-import matplotlib  # noqa: E402
-
-from runs import load_run  # noqa: E402
+from runs import load_run
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("run", help="a run folder <save_path>/s<seed>/<name>/<trial>")
@@ -27,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 run = load_run(args.run, checkpoint=args.checkpoint, device="cpu")
 valid = run.data.valid
 codes = run.encode(valid.images)  # uint8 images are accepted as they are stored
-print(f"{run.config['name']} epoch {run.epoch}: {len(valid)} validation codes of shape {tuple(codes.shape[1:])}")
+print(f"{run.spec.output.name} epoch {run.epoch}: {len(valid)} validation codes of shape {tuple(codes.shape[1:])}")
 
 a = 0
 b = next(i for i in range(len(valid)) if valid.labels[i] != valid.labels[a])  # a digit of another class
@@ -37,7 +34,7 @@ fig, axes = plt.subplots(1, args.steps, figsize=(args.steps, 1.3))
 for ax, image in zip(axes, row):
     ax.imshow((image[0] * 0.5 + 0.5).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.axis("off")
-fig.suptitle(f"{valid.labels[a].item()} to {valid.labels[b].item()} with --mixer {run.config['mixer']}", fontsize=9)
+fig.suptitle(f"{valid.labels[a].item()} to {valid.labels[b].item()} with --mixer {run.spec.model.mixer}", fontsize=9)
 if args.out:
     fig.savefig(args.out, dpi=100, bbox_inches="tight")
     print(f"wrote {args.out}")

@@ -2,7 +2,9 @@
 # its table's function with its own arguments. Here: the paper's hyperparameters in the reference's
 # flag names, the dataset flags of each table, the seed and the smoke switch.
 #   SEED=1      --seed of the run (exps/run_table.sh loops over $SEEDS)
-#   SMOKE=1     a smoke run: 1 epoch of 2 batches of 16 from 32 examples, 4-channel networks
+#   SMOKE=1     a smoke run: 1 epoch of 2 batches of 16 from 32 examples, 4-channel networks; it never
+#               downloads (a missing dataset stops it with one line naming the file it needs)
+#   PYTHON      the interpreter (default python3: the active environment's)
 #   DATA_DIR    datasets (default: the launcher's, ./data)
 #   RESULTS_DIR results root, as for task_launcher.py (default ./results)
 # A script's own arguments come last, so they override everything here (e.g. --epochs=5 --batches_per_epoch=200).
@@ -12,7 +14,7 @@ PAPER_FLAGS=(--batch_size=64 --lr=1e-4 --beta1=0.5 --beta2=0.99 --weight_decay=1
              --ngf=0 --ndf=0 --update_g_every=5 --resume=auto --save_every=100 --save_images_every=100
              --cls_probe=architectures/cls_probes/linear_legacy.py)
 SMOKE_FLAGS=(--epochs=1 --batches_per_epoch=2 --subset_train=32 --batch_size=16 --ngf=4 --ndf=4 --val_batch_size=500
-             --save_every=1 --save_images_every=1)
+             --save_every=1 --save_images_every=1 "--dataset_args={'download': False}")
 
 # amr_run NAME CODE_SIZE ARGS...: one run of the table's TABLE_FLAGS and the script's METHOD_FLAGS.
 amr_run() {
@@ -21,7 +23,7 @@ amr_run() {
   local smoke=()
   [ -n "${SMOKE:-}" ] && smoke=("${SMOKE_FLAGS[@]}")
   # exec: the script's process becomes python, so whoever stops the script stops the run
-  exec python task_launcher.py run "${PAPER_FLAGS[@]}" "${TABLE_FLAGS[@]}" "${METHOD_FLAGS[@]}" --name="$name" \
+  exec "${PYTHON:-python3}" task_launcher.py run "${PAPER_FLAGS[@]}" "${TABLE_FLAGS[@]}" "${METHOD_FLAGS[@]}" --name="$name" \
     --seed="${SEED:-1}" --cls_probe_args="{'n_in': $code_size, 'n_classes': 10}" "${smoke[@]}" "$@"
 }
 

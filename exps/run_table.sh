@@ -8,8 +8,10 @@
 #   bash exps/run_table.sh lines [ARGS...]     ACAI's lines benchmark (docs/lines.md); --mode lines_eval, no probe
 #   bash exps/run_table.sh realism [ARGS...]   the CPU study's runs scored by the probe and --mode realism at every
 #                                              checkpoint (docs/realism.md)
+#   bash exps/run_table.sh table4 [ARGS...]    Table 4 at a CPU budget (docs/table4.md): dSprites, --mode disentangle
+#                                              (every metric, a latent traversal) of the last checkpoint, no probe
 # SEEDS (default "1 2 3"), METHODS (default: every script of the table), LAST (epochs of the online
-# median, default 20), PROBE_OVERRIDE (--mode_override of the probe runs, e.g. train_examples=10000),
+# median, default 20), PROBE_OVERRIDE (--mode_override of the first EVAL_MODE, e.g. train_examples=10000),
 # EVAL_MODE (the evaluations after training, one or more modes: probe, default; lines: lines_eval; realism:
 # "probe realism"),
 # PROBE_EPOCHS (checkpoints to evaluate, oldest first, each writing probe_epoch<N>.json; default: the newest
@@ -32,21 +34,25 @@ case $table in
   lines) settings="DATASET=lines" EVAL_MODE=${EVAL_MODE:-lines_eval} ;;
   realism) settings="DATASET=mnist" PROBE_EPOCHS=${PROBE_EPOCHS:-1 2 3} EVAL_MODE=${EVAL_MODE:-probe realism}
            scripts=cpu_study ;;  # the CPU study's runs
-  *) echo "$table: not a table; use table1, table2, table3, cpu_study, lines or realism" >&2; exit 2 ;;
+  table4) settings="DATASET=dsprite" EVAL_MODE=${EVAL_MODE:-disentangle}
+          METHODS=${METHODS:-baseline mixup mixupfm2 gan3f bvae_beta100 bvae_beta4} ;;  # exps/table4/common.sh: no method
+  *) echo "$table: not a table; use table1, table2, table3, cpu_study, lines, realism or table4" >&2; exit 2 ;;
 esac
 scripts=${scripts:-$table}
 methods=${METHODS:-$(cd "exps/$scripts" && ls -- *.sh | sed 's/\.sh$//')}
 
 run_one() {  # SETTING SEED METHOD ARGS...: train, then evaluate (each of PROBE_EPOCHS, the newest last)
-  local setting=$1 seed=$2 method=$3 epoch mode override
+  local setting=$1 seed=$2 method=$3 epoch mode override first
   shift 3
   echo "== $table $setting SEED=$seed $method"
   # shellcheck disable=SC2086  # $setting is a list of VAR=value words
   env $setting SEED="$seed" bash "exps/$scripts/$method.sh" "$@" || return 1
   for epoch in ${PROBE_EPOCHS:-auto}; do
+    first=1
     for mode in ${EVAL_MODE:-probe}; do
       override=()
-      [ "$mode" = probe ] && [ -n "${PROBE_OVERRIDE:-}" ] && override=(--mode_override="$PROBE_OVERRIDE")
+      [ -n "$first" ] && [ -n "${PROBE_OVERRIDE:-}" ] && override=(--mode_override="$PROBE_OVERRIDE")
+      first=
       # shellcheck disable=SC2086
       env $setting SEED="$seed" bash "exps/$scripts/$method.sh" "$@" --mode="$mode" "${override[@]}" \
         --resume="$epoch" || return 1
@@ -71,5 +77,5 @@ while [ "$running" -gt 0 ]; do
   wait -n || failed=1
   running=$((running - 1))
 done
-python -m evaluation.report "$RESULTS_DIR" --last "${LAST:-20}" || failed=1
+"${PYTHON:-python3}" -m evaluation.report "$RESULTS_DIR" --last "${LAST:-20}" || failed=1
 exit $failed

@@ -90,9 +90,9 @@ def _read_idx(name: str, path: Path) -> np.ndarray:
 def _load_idx_dataset(name: str, cls_name: str, data_dir: Path, download: bool):
     folder = data_dir / cls_name / "raw"  # torchvision's layout: <root>/<ClassName>/raw
 
-    def fetch():
+    def fetch(root):
         import torchvision.datasets as tvd
-        getattr(tvd, cls_name)(str(data_dir), train=True, download=True)
+        getattr(tvd, cls_name)(str(root), train=True, download=True)
 
     require_files(name, data_dir, folder, _IDX_FILES, download, fetch)
     arrays = [_read_idx(name, folder / f) for f in _IDX_FILES]
@@ -118,11 +118,11 @@ def _load_kmnist(data_dir, download):
 def _load_svhn(data_dir: Path, download: bool):
     files = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
 
-    def fetch():
+    def fetch(root):
         import torchvision.datasets as tvd
         for split, f in files.items():
             if not (data_dir / f).is_file():  # never re-fetch a file we have
-                tvd.SVHN(str(data_dir), split=split, download=True)
+                tvd.SVHN(str(root), split=split, download=True)
 
     require_files("svhn", data_dir, data_dir, list(files.values()), download, fetch)
     out = {}
@@ -165,9 +165,9 @@ def _load_cifar10(data_dir: Path, download: bool):
     folder = data_dir / "cifar-10-batches-py"
     train_files = [f"data_batch_{i}" for i in range(1, 6)]
 
-    def fetch():
+    def fetch(root):
         import torchvision.datasets as tvd
-        tvd.CIFAR10(str(data_dir), train=True, download=True)
+        tvd.CIFAR10(str(root), train=True, download=True)
 
     require_files("cifar10", data_dir, folder, train_files + ["test_batch"], download, fetch)
     batches = [_read_cifar_batch(folder / f) for f in train_files]

@@ -39,9 +39,9 @@ def _missing(name: str, folder: Path, what: str):
 def load_celeba(data_dir: Path, download: bool, options: FileOptions):
     folder = data_dir / "celeba"
 
-    def fetch():
+    def fetch(root):
         import torchvision.datasets as tvd
-        tvd.CelebA(str(data_dir), split="all", target_type=[], download=True)
+        tvd.CelebA(str(root), split="all", target_type=[], download=True)
 
     require_files("celeba", data_dir, folder, ["img_align_celeba", "list_eval_partition.txt"], download, fetch)
     paths = {0: [], 1: [], 2: []}
@@ -80,9 +80,9 @@ def load_zappos(data_dir: Path, download: bool, options: FileOptions):
 def load_flowers(data_dir: Path, download: bool, options: FileOptions):
     folder = data_dir / "flowers-102"
 
-    def fetch():
+    def fetch(root):
         import torchvision.datasets as tvd
-        tvd.Flowers102(str(data_dir), download=True)
+        tvd.Flowers102(str(root), download=True)
 
     require_files("flowers", data_dir, folder, ["jpg", "imagelabels.mat", "setid.mat"], download, fetch)
     try:

@@ -35,6 +35,7 @@ class FileOptions:
     image_size: int = 64
     n_channels: int = 3
     max_in_memory_bytes: int | None = None  # decoded datasets larger are streamed; None: a quarter of the RAM
+    # (the machine's budget: divided among the processes torchrun starts on it)
     num_workers: int = 0
     pre_crop: int = 0  # > 0: first a centred pre_crop x pre_crop box (CelebA's face crop), then resize
 
@@ -320,6 +321,7 @@ def load_image_files(name: str, splits, options: FileOptions):
     budget = options.max_in_memory_bytes
     if budget is None:
         budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    budget //= int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # the machine's, shared by its torchrun processes
     size = lambda files: len(files.paths) * options.n_channels * options.image_size ** 2
     total = sum(size(s) for s in splits)
     held_out = size(splits[1]) + size(splits[2])

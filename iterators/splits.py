@@ -3,6 +3,9 @@ mapping, and the check that a dataset's files are there (downloading them if all
 readers in iterators/."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -10,15 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from amr_errors import DatasetError  # raised by every reader (and importable from iterators)
+
 IMAGE_SIZE = 32
-
-
-class DatasetError(Exception):
-    """A dataset cannot be provided; the message is a single line saying what to do."""
-
-    def __init__(self, message):
-        # Collapse whitespace so wrapped library errors cannot make the message multi-line.
-        super().__init__(" ".join(str(message).split()))
 
 
 @dataclass
@@ -67,20 +64,42 @@ def unreadable(name, path, e) -> DatasetError:
 
 
 def require_files(name: str, data_dir: Path, folder: Path, files: list[str], download: bool,
-                  fetch: Callable[[], object]):
-    """Make sure folder/files (files or folders) exist, downloading via `fetch` if allowed; else a one-line
-    DatasetError."""
+                  fetch: Callable[[Path], object]):
+    """Make sure folder/files (files or folders) exist, downloading via fetch(root) if allowed; else a one-line
+    DatasetError. fetch writes into a temporary folder whose files move into data_dir only once they are all
+    there, so a failed or partial download leaves nothing behind."""
     missing = [f for f in files if not (folder / f).exists()]
     reason = "download=False"
     if missing and download:
-        try:
-            fetch()
-            reason = "download did not produce them"
-        except Exception as e:  # no network, HTTP errors, bad archives...
-            reason = f"download failed: {type(e).__name__}: {e}"
+        reason = _download(data_dir, folder, files, fetch)
         missing = [f for f in files if not (folder / f).exists()]
     if missing:
-        rel = [str((folder / f).relative_to(data_dir)) for f in files]
-        raise DatasetError(
-            f"{name}: missing {', '.join(missing)} in {folder} ({reason}); pass --data_dir DIR "
-            f"holding {', '.join(rel)}, or run once with network access to download")
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise DatasetError(f"{name}: {folder / missing[0]}{more} missing ({reason}); put the files there "
+                           f"(--data_dir) or run once with a network")
+
+
+def _download(data_dir, folder, files, fetch):
+    """fetch(tmp) into a temporary folder beside the data; on success move what it wrote into data_dir.
+    Returns why the files may still be missing (a short reason)."""
+    data_dir = Path(data_dir)
+    parent = data_dir if data_dir.is_dir() else data_dir.parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".amr-download-", dir=parent))
+    except OSError as e:
+        return f"cannot download into {parent}: {e.strerror}"
+    try:
+        fetch(tmp)
+        got = tmp / folder.relative_to(data_dir)
+        if not all((got / f).exists() for f in files):
+            return "download did not produce them"
+        for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            dst = data_dir / src.relative_to(tmp)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        return "downloaded"
+    except Exception as e:  # no network, HTTP errors, bad archives...
+        text = " ".join(str(e).split())
+        return f"download failed: {type(e).__name__}{': ' + text[:60] if text else ''}"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

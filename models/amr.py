@@ -18,17 +18,9 @@ import torch
 from .class_mixing import ClassMix, class_mix, discriminator_terms, generator_terms
 from .losses import GAN_LOSSES, RECON_LOSSES
 from .mixing import fold_weights, mix_codes, sample_mix_weights, sample_partners
+from .registry import OBJECTIVES
 from .trainable import TrainableModel, eval_mode
 
-OBJECTIVES = {
-    "amr": "decoded mixes and reconstructions are trained to look real to a real/fake discriminator",
-    "acaif3": "the reference's ACAI: critic predicts 2*min(alpha, 1-alpha) of a mix, 0 for reals "
-              "and reconstructions; the generator pushes mixes towards 0",
-    "acai": "ACAI's critic and adversarial terms: the critic regresses the folded alpha in [0, 0.5] of a mix "
-            "(squared error) and 0 for gamma*x + (1-gamma)*recon (gamma 0.2); the generator adds "
-            "0.5 * critic(mix)^2",
-    "ae": "plain autoencoder control: the reconstruction loss only, no mixing and no discriminator",
-}
 
 
 @dataclass(frozen=True)
@@ -225,25 +217,19 @@ class AMR(TrainableModel):
             self._set_disc_trainable(False)  # generator phase needs no discriminator gradients
             with self.autocast():
                 g_total, g_terms = self.generator_loss(x, fwd, y)
-            self.opt_g.zero_grad(set_to_none=True)
-            g_total.backward()
-            self.opt_g.step()
+            self.step("g", g_total)
             self._set_disc_trainable(True)
             logs.update(g_terms)
         fwd = fwd.detached()
         if self.discriminator is not None:
             with self.autocast():
                 d_total, d_terms = self.discriminator_loss(x, fwd)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_total.backward()
-            self.opt_d.step()
+            self.step("d", d_total)
             logs.update(d_terms)
         if self.probe is not None:
             with self.autocast():
                 p_loss, p_acc = self.probe_outputs(fwd.codes, y)
-            self.opt_probe.zero_grad(set_to_none=True)
-            p_loss.backward()
-            self.opt_probe.step()
+            self.step("probe", p_loss)
             logs.update(probe_loss=p_loss, probe_acc=p_acc)
         return {k: v.detach().float() for k, v in logs.items()}
 

@@ -8,12 +8,20 @@ def _to_unit(x):
     return (x * 0.5 + 0.5).clamp(0.0, 1.0)
 
 
+def _bce(out, x, reduction="mean"):
+    """Binary cross-entropy on probabilities, in float32 outside autocast: CUDA autocast refuses it (the
+    logit form does not apply: decoder outputs are images, not logits), so --amp computes it here."""
+    dtype = torch.promote_types(out.dtype, torch.float32)  # float16/bfloat16 -> float32; float64 stays
+    with torch.autocast(out.device.type, enabled=False):
+        return F.binary_cross_entropy(_to_unit(out.to(dtype)), _to_unit(x.to(dtype)), reduction=reduction)
+
+
 RECON_LOSSES = {
     "l1": lambda out, x: (out - x).abs().mean(),
     "l2": lambda out, x: ((out - x) ** 2).mean(),
-    "bce": lambda out, x: F.binary_cross_entropy(_to_unit(out), _to_unit(x)),
+    "bce": lambda out, x: _bce(out, x),
     # summed over pixels, averaged over the batch (the reference's dSprites choice)
-    "bce_sum": lambda out, x: F.binary_cross_entropy(_to_unit(out), _to_unit(x), reduction="sum") / x.shape[0],
+    "bce_sum": lambda out, x: _bce(out, x, "sum") / x.shape[0],
 }
 
 

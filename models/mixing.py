@@ -14,16 +14,11 @@ Random mixers (k = 2 reduces to the paper's definitions exactly in distribution)
 A Bernoulli mix selects exactly one source per channel and the k sources are
 summed, so no source overwrites another (the reference's k-way Bernoulli did).
 """
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import torch
-
-MIXERS = {
-    "mixup": "one weight vector per example (k=2: alpha ~ U(0,1))",
-    "mixup2": "one weight vector per example and channel",
-    "fm": "Bernoulli mixup: each channel from a uniformly chosen source",
-    "fm2": "Bernoulli mixup with one p per batch, channels ~ Bern(p)",
-}
-BERNOULLI_MIXERS = ("fm", "fm2")
 
 
 def _dirichlet_ones(shape, k, generator, device):
@@ -38,20 +33,45 @@ def _one_hot_sources(src, k):
     return torch.nn.functional.one_hot(src, k).transpose(1, 2).float()
 
 
+def _mixup(k, batch, channels, generator, device):
+    return _dirichlet_ones((batch,), k, generator, device).unsqueeze(-1).expand(batch, k, channels)
+
+
+def _mixup2(k, batch, channels, generator, device):
+    return _dirichlet_ones((batch, channels), k, generator, device).transpose(1, 2)
+
+
+def _fm(k, batch, channels, generator, device):
+    return _one_hot_sources(torch.randint(0, k, (batch, channels), generator=generator, device=device), k)
+
+
+def _fm2(k, batch, channels, generator, device):
+    p = _dirichlet_ones((), k, generator, device)
+    src = torch.multinomial(p, batch * channels, replacement=True, generator=generator)
+    return _one_hot_sources(src.view(batch, channels), k)
+
+
+@dataclass(frozen=True)
+class Mixer:
+    description: str      # one line, for --help
+    sample: Callable      # (k, batch, channels, generator, device) -> weights [batch, k, channels]
+    bernoulli: bool = False  # one source per channel: interpolations switch channels one by one
+
+
+# --mixer names. A new mixer is one entry (docs/extending.md).
+MIXERS = {
+    "mixup": Mixer("one weight vector per example (k=2: alpha ~ U(0,1))", _mixup),
+    "mixup2": Mixer("one weight vector per example and channel", _mixup2),
+    "fm": Mixer("Bernoulli mixup: each channel from a uniformly chosen source", _fm, bernoulli=True),
+    "fm2": Mixer("Bernoulli mixup with one p per batch, channels ~ Bern(p)", _fm2, bernoulli=True),
+}
+
+
 def sample_mix_weights(mixer, k, batch, channels, generator=None, device=None):
     """Random weights [batch, k, channels] for `mixer` (see module docstring)."""
-    if mixer == "mixup":
-        return _dirichlet_ones((batch,), k, generator, device).unsqueeze(-1).expand(batch, k, channels)
-    if mixer == "mixup2":
-        return _dirichlet_ones((batch, channels), k, generator, device).transpose(1, 2)
-    if mixer == "fm":
-        src = torch.randint(0, k, (batch, channels), generator=generator, device=device)
-        return _one_hot_sources(src, k)
-    if mixer == "fm2":
-        p = _dirichlet_ones((), k, generator, device)
-        src = torch.multinomial(p, batch * channels, replacement=True, generator=generator)
-        return _one_hot_sources(src.view(batch, channels), k)
-    raise ValueError(f"unknown mixer '{mixer}'; choose one of: {', '.join(MIXERS)}")
+    if mixer not in MIXERS:
+        raise ValueError(f"unknown mixer '{mixer}'; choose one of: {', '.join(MIXERS)}")
+    return MIXERS[mixer].sample(k, batch, channels, generator, device)
 
 
 def sample_partners(batch, k, generator=None, device=None):
@@ -84,7 +104,7 @@ def interpolation_weights(mixer, steps, channels):
     """
     alphas = torch.linspace(1, 0, steps)
     w0 = alphas[:, None].expand(steps, channels).clone()
-    if mixer in BERNOULLI_MIXERS:
+    if MIXERS[mixer].bernoulli:
         order = torch.from_numpy(np.random.RandomState(0).permutation(channels))
         w0.zero_()
         for s in range(steps):

@@ -58,14 +58,10 @@ class VAE(TrainableModel):
         """One step of the encoder, decoder and probe (update_g is ignored: nothing alternates)."""
         self.train()
         total, logs, mu = self.losses(x, self.rng())
-        self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_g.step()
+        self.step("g", total)
         if self.probe is not None:
             logs["probe_loss"], logs["probe_acc"] = self.probe_outputs(mu.detach(), y)
-            self.opt_probe.zero_grad(set_to_none=True)
-            logs["probe_loss"].backward()
-            self.opt_probe.step()
+            self.step("probe", logs["probe_loss"])
         return {k: v.detach().float() for k, v in logs.items()}
 
     @torch.no_grad()

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import torch
 
+from amr_errors import CheckpointError
+
 from .files import atomic_write
 
 FORMAT = "amr-checkpoint-1"
 LAST = "last.pt"
 _EPOCH_FILE = re.compile(r"^ckpt_(\d+)\.pt$")
-
-
-class CheckpointError(Exception):
-    """A checkpoint that is missing, unreadable or does not fit this run."""
 
 
 def epoch_path(run_dir, epoch):

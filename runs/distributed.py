@@ -58,11 +58,12 @@ def shard(order, world):
 
 
 def average_gradients_before_each_step(model, world):
-    """Register an optimiser pre-step hook that replaces every gradient by its mean over ranks."""
+    """Have the model replace every gradient by its mean over ranks before each optimiser step (and,
+    under fp16, before its gradient scaler looks for infinities, so that every rank steps or skips alike)."""
     if not world.distributed:
         return
 
-    def hook(optimizer, args, kwargs):
+    def average(optimizer):
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         if not grads:
             return
@@ -71,8 +72,25 @@ def average_gradients_before_each_step(model, world):
         flat /= world.size
         for g, mean in zip(grads, flat.split([g.numel() for g in grads])):
             g.copy_(mean.view_as(g))
-    for optimizer in model.optimizers().values():
-        optimizer.register_step_pre_hook(hook)
+    model.sync_gradients = average
+
+
+def agree_on_start(epoch, steps, world):
+    """Stop with one line unless every rank resumes from the same epoch and step (a rank that read another
+    checkpoint, or another run folder, would silently train something else)."""
+    if not world.distributed:
+        return
+    mine = torch.tensor([float(epoch), float(steps or 0)], dtype=torch.float64, device=_flag_device())
+    lo, hi = mine.clone(), mine.clone()
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    if not torch.equal(lo, hi):
+        raise RuntimeError(f"ranks resume from different points (epochs {lo[0]:.0f}-{hi[0]:.0f}, steps "
+                           f"{lo[1]:.0f}-{hi[1]:.0f}); give every rank the same run folder and --resume")
+
+
+def _flag_device():
+    return "cuda" if dist.get_backend() == "nccl" else "cpu"
 
 
 def broadcast_weights(model, world):
@@ -94,16 +112,18 @@ def all_ok(ok, world):
     """True when every rank says ok (so all ranks stop together when one cannot go on)."""
     if not world.distributed:
         return ok
-    flag = torch.tensor([0.0 if ok else 1.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    flag = torch.tensor([0.0 if ok else 1.0], device=_flag_device())
     dist.all_reduce(flag)
     return flag.item() == 0
 
 
 def check_in_sync(model, world):
-    """Raise if any rank's weights differ from rank 0's (compared through per-tensor sums)."""
+    """Raise if any rank's weights or buffers (spectral norm's power-iteration vectors among them) differ
+    from the others' (compared through per-tensor sums)."""
     if not world.distributed:
         return
-    sums = torch.stack([p.detach().double().sum() for p in model.parameters()])
+    tensors = [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]
+    sums = torch.stack([t.detach().double().sum() for t in tensors])
     lo, hi = sums.clone(), sums.clone()
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)

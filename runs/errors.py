@@ -1,5 +1,4 @@
-"""Errors that end a run with one line on stderr and exit status 2."""
+"""The errors of the run layer (amr_errors holds every error; these names are kept for imports)."""
+from amr_errors import CheckpointError, ConfigError, RunError
 
-
-class ConfigError(Exception):
-    """Bad input: the message names the flag or file and says what to do."""
+__all__ = ["CheckpointError", "ConfigError", "RunError"]

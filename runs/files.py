@@ -1,7 +1,14 @@
-"""Atomic file writes: a reader (or a resumed run) never sees a half-written file."""
+"""Atomic file writes: a reader (or a resumed run) never sees a half-written file, and the file takes the
+mode the umask gives (as open() would), so the members of a lab can read each other's runs."""
 import os
 import tempfile
 from pathlib import Path
+
+
+def _umask():
+    mask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path, write_fn, mode="wb"):
@@ -9,6 +16,7 @@ def atomic_write(path, write_fn, mode="wb"):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files
         with os.fdopen(fd, mode) as f:
             write_fn(f)
             f.flush()

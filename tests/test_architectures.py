@@ -180,5 +180,6 @@ def test_acai_init_statistics():
 def test_help_says_which_is_which():
     from task_launcher import build_parser
     text = " ".join(build_parser().format_help().split())
-    assert "arch_acai_kyle: the reference's networks" in text
-    assert "acai32: ACAI's layers" in text and "acai32_plain: ACAI's networks as published" in text
+    assert "arch_acai_kyle*: the reference's networks" in text
+    assert "acai*: ACAI's layers" in text and "acai32_plain: ACAI as published" in text
+    assert "arch_acai_kyle 32 px, bottleneck 4x4x2 = 32 (Tables 1-2)" in text  # each preset on its own line

@@ -10,7 +10,7 @@ from torch import nn
 import evaluation.judge
 import task_launcher
 from architectures import build_networks
-from conftest import FAST, rows
+from helpers import FAST, rows
 from evaluation.class_mix_checks import consistency_rates, top_k_is_target
 from iterators import batches, epoch_order, load_dataset
 from models import AMR, AMRConfig

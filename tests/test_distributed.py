@@ -6,14 +6,14 @@ import sys
 import pytest
 
 import task_launcher
-from conftest import FAST, ROOT, rows
+from helpers import FAST, ROOT, rows
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
 
 def torchrun(tmp_path, *extra):
     return subprocess.run([*TORCHRUN, "task_launcher.py", *FAST, f"--save_path={tmp_path}", *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True)
 
 
 def test_two_processes_train_stay_identical_write_once_and_resume(tmp_path, capsys):

@@ -2,7 +2,7 @@
 of task_launcher.py, of one of our other command-line tools, or of a named external tool."""
 import re
 
-from conftest import ROOT
+from helpers import ROOT
 
 # torchrun, SLURM's sbatch, tensorboard, curl and --help: the external commands the docs show
 EXTERNAL = {"--nproc_per_node", "--nnodes", "--rdzv_id", "--rdzv_endpoint", "--rdzv_backend", "--ntasks-per-node",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA, rows, run
+from helpers import SHARED_DATA, rows, run
 from dsprites_npz import OFFICIAL_NAMES, SUBSET_NAMES, row_bits, write_npz
 from iterators import DatasetError, load_dataset
 from iterators.dsprites import OFFICIAL_FILE, SUBSET_FILE, URL, FactorGrid, FactorSamples, flat_index
@@ -162,7 +162,7 @@ def test_subset_trains_and_gets_the_metrics_it_can(tmp_path, capsys, one_thread)
     capsys.readouterr()
 
     assert run(argv + ["--mode=disentangle", SMALL_METRICS]) == 0
-    report = json.loads((d / "disentangle.json").read_text())
+    report = json.loads((d / "disentangle" / "last_epoch1" / "disentangle.json").read_text())
     metrics = report["metrics"]
     assert 0 <= metrics["mig"]["discrete_mig"] <= 1 and 0 <= metrics["dci"]["informativeness_test"] <= 1
     why = "needs the complete factor grid (it fixes one factor and varies the others); the file holds 120 samples"

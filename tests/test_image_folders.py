@@ -12,7 +12,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-from conftest import ROOT, run
+from helpers import ROOT, run
 from iterators import DatasetError, FileOptions, load_dataset
 from iterators.image_files import decode_image
 from runs.checkpoint import load_checkpoint
@@ -212,7 +212,8 @@ def test_streamed_run_killed_and_resumed_ends_bitwise_equal(labelled, tmp_path):
     for mode in ("probe", "pca"):  # the offline probe and the map on the 64 px codes (4x4x32)
         assert run(train_args(labelled, tmp_path, *flags, "--name=whole", f"--mode={mode}",
                               "--mode_override=" + ("num_points=3" if mode == "pca" else "train_examples=0"))) == 0
-    assert list((tmp_path / "s0/whole/0").glob("probe*.json")) and list((tmp_path / "s0/whole/0/pca").glob("*/pca.png"))
+    assert list((tmp_path / "s0/whole/0/probe").glob("*/probe.json"))
+    assert list((tmp_path / "s0/whole/0/pca").glob("*/pca.png"))
 
 
 # ---------------------------------------------------------------- named layouts
@@ -235,7 +236,7 @@ def test_celeba_layout_official_splits_face_crop_and_one_epoch(tmp_path):
     assert run(["--dataset=celeba", f"--data_dir={tmp_path}", *TINY, "--epochs=1", f"--save_path={out}"]) == 0
     cfg = (out / "s0/celeba_swapgan_mixup/0/cfg.yaml").read_text()
     assert "arch: acai64_512" in cfg  # the preset for 64 px, chosen without --arch
-    with pytest.raises(DatasetError, match="list_eval_partition.txt"):
+    with pytest.raises(DatasetError, match="img_align_celeba and 1 more missing"):
         load_dataset("celeba", tmp_path / "nowhere", download=False, files=FileOptions())
 
 

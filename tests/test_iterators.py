@@ -1,5 +1,6 @@
 """Tests for iterators: tiny files in each official format, plus real MNIST when available."""
 import os
+from pathlib import Path
 import pickle
 import time
 
@@ -9,7 +10,7 @@ import torch
 
 from iterators import DATASETS, DatasetError, load_dataset, to_float
 
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 from dataset_files import N_TEST, N_TRAIN, write_cifar, write_mnist_like
 
 
@@ -87,24 +88,41 @@ def test_registry_and_unknown_name(tmp_path):
 
 
 @pytest.mark.parametrize("name,folder,expected", [
-    ("mnist", "MNIST/raw", "train-images-idx3-ubyte"), ("kmnist", "KMNIST/raw", "t10k-labels-idx1-ubyte"),
+    ("mnist", "MNIST/raw", "train-images-idx3-ubyte"), ("kmnist", "KMNIST/raw", "train-images-idx3-ubyte"),
     ("svhn", "", "train_32x32.mat"), ("cifar10", "cifar-10-batches-py", "data_batch_1")])
 def test_missing_files(tmp_path, name, folder, expected):
     with pytest.raises(DatasetError) as e:
         load_dataset(name, tmp_path, download=False)
     msg = str(e.value)
     assert "\n" not in msg and str(tmp_path / folder) in msg and expected in msg and "--data_dir" in msg
+    assert len(msg) < 200 + len(str(tmp_path))
 
 
-def test_failed_download_is_one_line_error(tmp_path, monkeypatch):
+def test_failed_download_is_one_short_line_and_leaves_no_files(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    def offline(*args, **kwargs):
+    def offline(root, *args, **kwargs):  # as torchvision fails: part of the files written, then no network
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(b"partial")
         raise RuntimeError("no network\nsecond line")
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
     with pytest.raises(DatasetError, match="download failed: RuntimeError: no network second line") as e:
         load_dataset("mnist", tmp_path, download=True)
-    assert "\n" not in str(e.value)
+    text = str(e.value)
+    assert "\n" not in text and len(text) < 200 + len(str(tmp_path)), text
+    assert text.count("ubyte") == 1  # the first missing file and how many more, not the list twice
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_a_download_moves_its_files_in_only_when_complete(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def online(root, *args, **kwargs):
+        write_mnist_like(Path(root), "MNIST")
+    monkeypatch.setattr(torchvision.datasets, "MNIST", online)
+    data = load_dataset("mnist", tmp_path / "data", download=True)
+    assert len(data.test) > 0 and [p.name for p in (tmp_path / "data").iterdir()] == ["MNIST"]
 
 
 def test_corrupt_file_is_named(tmp_path):

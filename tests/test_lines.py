@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run
+from helpers import run
 from evaluation import lines_benchmark as L
 from iterators import load_dataset, to_float
 from iterators.lines import SPLIT_SIZES, angle_labels, draw_lines, split_angles
@@ -241,7 +241,7 @@ def test_lines_eval_writes_scores_interpolations_and_grid(lines_run):
     assert run(argv) == 0
     out = d / "lines_eval" / "ckpt_1_epoch1"
     report = json.loads((out / "lines_eval.json").read_text())
-    assert json.loads((d / "lines_eval.json").read_text()) == report
+    assert not (d / "lines_eval.json").exists()  # every mode writes into its folder
     assert set(report["model"]) >= {"mean_distance", "smoothness"} and report["n_interpolations"] == 12
     assert report["n_steps"] == 6 and report["epoch"] == 1 and report["steps"] == 2
     assert report["ideal"]["mean_distance"] < 1e-5

@@ -14,7 +14,7 @@ from models import AMR, AMRConfig, MIXERS
 from models.amr import Forward
 from models.interpolation import interpolate_pairs
 from models.losses import GAN_LOSSES
-from models.mixing import (BERNOULLI_MIXERS, fold_weights, interpolation_weights, mix_codes,
+from models.mixing import (fold_weights, interpolation_weights, mix_codes,
                            sample_mix_weights, sample_partners)
 
 B, C_CODE = 8, 2  # batch size; bottleneck channels of arch_acai_kyle (code [B, 2, 4, 4])
@@ -75,7 +75,7 @@ def test_mix_weights_shape_simplex(mixer, k):
     if mixer == "mixup2":  # a different weight vector per channel of every example
         assert (w[:, 0, :].std(dim=1) > 1e-3).all()
         assert ((w > 0) & (w < 1)).all()
-    if mixer in BERNOULLI_MIXERS:  # one-hot over k for every (example, channel)
+    if MIXERS[mixer].bernoulli:  # one-hot over k for every (example, channel)
         assert ((w == 0) | (w == 1)).all()
         assert torch.equal(w.sum(1), torch.ones(16, 12))
 
@@ -192,7 +192,7 @@ def test_bernoulli_kway_mix_takes_each_channel_from_its_source():
         for ch in range(c):
             assert torch.all(out[b, ch] == h[perms[ch % k, b], ch]), (b, ch)
     # sampled fm / fm2 weights: the value of each channel identifies the source it came from
-    for mixer in BERNOULLI_MIXERS:
+    for mixer in [m for m in MIXERS if MIXERS[m].bernoulli]:
         w = sample_mix_weights(mixer, k, n, c, generator=gen(9 if mixer == "fm" else 11))
         out = mix_codes(h, perms, w)
         src = w.argmax(1)  # [n, c]
@@ -217,7 +217,7 @@ def test_interpolation_weights(mixer, steps, channels):
     assert torch.equal(w[-1, 0], torch.zeros(channels)) and torch.equal(w[-1, 1], torch.ones(channels))
     assert (w >= 0).all()
     torch.testing.assert_close(w.sum(1), torch.ones(steps, channels), atol=1e-6, rtol=0)
-    if mixer in BERNOULLI_MIXERS:
+    if MIXERS[mixer].bernoulli:
         assert ((w == 0) | (w == 1)).all()
         on = w[:, 0].bool()
         for s in range(1, steps):
@@ -574,7 +574,7 @@ def test_training_state_contents_and_sensitivity():
     a = make_model(seed=0)
     a.train_step(x, y)
     state = a.training_state()
-    assert set(state) == {"model", "optimizers", "mix_rng"}
+    assert set(state) == {"model", "optimizers", "mix_rng", "device_type"} and state["device_type"] == "cpu"
     assert set(state["optimizers"]) == {"g", "d", "probe"}
     assert any("_u" in k for k in state["model"])  # spectral-norm power-iteration vectors are saved
     b = make_model(seed=0)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from architectures import build_networks
-from conftest import FAST, rows, run
+from helpers import FAST, rows, run
 from iterators import load_dataset
 from models import AMR, AMRConfig
 from models.interpolation import decode_mixes

@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from conftest import run
+from helpers import run
 
 # Four epochs of a tiny model on the full digits training split (152 steps).
 TRAIN = ["--dataset=digits", "--batch_size=32", "--ngf=4", "--ndf=4", "--lamb=10", "--beta=0", "--lr=2e-3",
@@ -34,12 +34,12 @@ def test_probe_matches_an_independent_refit_and_beats_random_init(trained_run, c
     assert run(TRAIN + ["--save_path", save, "--mode=probe"]) == 0
     line = capsys.readouterr().out.strip()
     assert len(line.splitlines()) == 1 and line.startswith("probe (epoch 4): trained encoder valid")
-    probe = json.loads((d / "probe.json").read_text())
+    probe = json.loads((d / "probe" / "last_epoch4" / "probe.json").read_text())
     assert probe["epoch"] == 4 and probe["n"] == {"train": 1197, "valid": 300, "test": 300}
     assert probe["feature_dim"] == 32
 
     assert run(TRAIN + ["--save_path", save, "--mode=embedding"]) == 0
-    npz = np.load(d / "embedding.npz")
+    npz = np.load(d / "embedding" / "last_epoch4" / "embedding.npz")
     assert npz["train_features"].shape == (1197, 32) and int(npz["epoch"]) == 4
     trained = probe["trained"]
     # the chosen C is the grid's best on valid, and its accuracies are what a refit gives
@@ -58,7 +58,7 @@ def test_probe_matches_an_independent_refit_and_beats_random_init(trained_run, c
 def test_logreg_alias_and_train_examples(trained_run):
     save, d = trained_run
     assert run(TRAIN + ["--save_path", save, "--mode=logreg", "--mode_override=train_examples=100"]) == 0
-    probe = json.loads((d / "probe.json").read_text())
+    probe = json.loads((d / "probe" / "last_epoch4" / "probe.json").read_text())  # logreg writes as probe
     assert probe["n"]["train"] == 100 and probe["n"]["test"] == 300
     assert run(TRAIN + ["--save_path", save, "--mode=probe", "--mode_override=train_examples=-1"]) == 2
 
@@ -74,19 +74,20 @@ def test_random_init_fit_is_reused_from_an_earlier_probe_of_the_run(tmp_path):
     train = TRAIN + ["--epochs=2", "--save_every=1", "--save_path", tmp_path]
     assert run(train) == 0
     d = tmp_path / "s0" / "digits_swapgan_mixup" / "0"
+    p1, p2 = d / "probe" / "ckpt_1_epoch1" / "probe.json", d / "probe" / "ckpt_2_epoch2" / "probe.json"
     assert run(train + ["--mode=probe", "--resume=1"]) == 0
-    first = json.loads((d / "probe_epoch1.json").read_text())
+    first = json.loads(p1.read_text())
     assert first["random_init_from"] is None
     assert run(train + ["--mode=probe", "--resume=2"]) == 0
-    second = json.loads((d / "probe_epoch2.json").read_text())
-    assert second["random_init_from"] == "probe_epoch1.json" and second["random_init"] == first["random_init"]
-    assert second["trained"] != first["trained"]
+    second = json.loads(p2.read_text())
+    assert second["random_init_from"] == "probe/ckpt_1_epoch1/probe.json"
+    assert second["random_init"] == first["random_init"] and second["trained"] != first["trained"]
     # what reuse saves is exactly what a fit would give: fitting again reproduces it
-    (d / "probe_epoch1.json").unlink()
-    (d / "probe_epoch2.json").unlink()
+    p1.unlink()
+    p2.unlink()
     assert run(train + ["--mode=probe", "--resume=2"]) == 0
-    again = json.loads((d / "probe_epoch2.json").read_text())
+    again = json.loads(p2.read_text())
     assert again["random_init_from"] is None and again["random_init"] == first["random_init"]
     # other examples: fitted anew
     assert run(train + ["--mode=probe", "--resume=1", "--mode_override=train_examples=100"]) == 0
-    assert json.loads((d / "probe_epoch1.json").read_text())["random_init_from"] is None
+    assert json.loads(p1.read_text())["random_init_from"] is None

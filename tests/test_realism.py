@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAST, rows, run
+from helpers import FAST, rows, run
 from evaluation import judge as judges
 from evaluation.realism import frechet_distance, kernel_distance
 from test_image_folders import write_image

@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import task_launcher
-from conftest import FAST, ROOT
+from helpers import FAST, ROOT
 from iterators import Dataset, Split
 from models import AMR
 from runs.checkpoint import load_checkpoint
+from runs.build import complete
 from runs.errors import ConfigError
+from runs.spec import spec_from_flags
 
 KILL_FLAGS = FAST + ["--epochs=7", "--save_every=3", "--save_images_every=2"]
 
@@ -50,10 +52,21 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_sigkill_at_random_moments_then_resume_ends_identical(tmp_path, uninterrupted):
+    kill_and_resume(tmp_path, uninterrupted)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_ends_identical_under_deterministic(tmp_path):
+    """--deterministic (deterministic algorithms, no autotuning, no TF32) keeps the CPU's bitwise resume."""
+    assert launch(tmp_path, "whole", "--deterministic").wait() == 0
+    kill_and_resume(tmp_path, final_weights(tmp_path, "whole"), "--deterministic")
+
+
+def kill_and_resume(tmp_path, uninterrupted, *extra):
     rng = random.Random(0)
     kills = 0
     for kill_after_epoch in (1, 3, 5):
-        p = launch(tmp_path, "killed", stdout=subprocess.PIPE)
+        p = launch(tmp_path, "killed", *extra, stdout=subprocess.PIPE)
         for line in p.stdout:  # wait for that epoch's line, then kill at a random moment after it
             if line.startswith(f"epoch {kill_after_epoch}/") or line.startswith("done"):
                 break
@@ -63,7 +76,7 @@ def test_sigkill_at_random_moments_then_resume_ends_identical(tmp_path, uninterr
             kills += 1
         p.wait()
     assert kills >= 2
-    assert launch(tmp_path, "killed").wait() == 0  # --resume=auto is the default
+    assert launch(tmp_path, "killed", *extra).wait() == 0  # --resume=auto is the default
     assert_identical(uninterrupted, final_weights(tmp_path, "killed"))
     assert not list((tmp_path / "s0" / "killed" / "0").glob(".*.tmp"))
 
@@ -132,7 +145,8 @@ def test_random_flags_give_a_config_error_or_a_valid_config(pairs, switches):
     argv = [f"{flag}={value}" for flag, value in pairs if flag in known] + [s for s in switches if s in known]
     try:
         args = task_launcher.parse_args(argv + ["--dataset=digits"])
-        task_launcher.check_against_data(*task_launcher.validate(args), fake_digits())
+        task_launcher.invocation(args)
+        complete(spec_from_flags(vars(args)), fake_digits())
     except ConfigError as e:
         assert "\n" not in str(e) and str(e)
     except SystemExit as e:  # argparse: one line, status 2

@@ -12,9 +12,11 @@ from architectures import ARCHITECTURES, build_networks
 from architectures.acai import InstanceNorm
 from architectures.cls_probes import build_probe
 from benchmarks.reference_step import reference_epoch, reference_layers, reference_loader, reference_step
-from conftest import FAST
+from helpers import FAST
 from iterators import Split, batches, on_device
 from models import AMR, AMRConfig
+from runs.build import accelerate
+from runs.spec import spec_from_flags
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
@@ -72,8 +74,8 @@ def assert_rounding_noise(grad, weight_grad, what):
 
 
 def cpu_accelerated(model):
-    """As task_launcher.accelerate leaves a model on the CPU (channels-last)."""
-    task_launcher.accelerate(model, task_launcher.parse_args(["--dataset=digits"]), torch.device("cpu"))
+    """As runs.build.accelerate leaves a model on the CPU (channels-last)."""
+    accelerate(model, spec_from_flags({"dataset": "digits"}), torch.device("cpu"))
     assert model.generator.encoder[1].weight.is_contiguous(memory_format=torch.channels_last)
     return model
 
@@ -167,7 +169,7 @@ def test_amp_stays_close_to_float32():
     x, y = batch(3, n=16)
     rng = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     full = model.eval_step(x, y, rng())
-    model.amp = True
+    model.set_precision("bf16")
     half = model.eval_step(x, y, rng())
     assert set(full) == set(half) and all(v.dtype == torch.float32 for v in half.values())
     for k in ("recon", "g_mix", "d_real", "d_mix"):

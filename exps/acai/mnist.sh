@@ -11,7 +11,7 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 latent=${LATENT:-2}
 code=$((latent * 16))
-exec python task_launcher.py run --dataset=mnist --model=acai --arch=acai32_plain --latent_dim="$latent" \
+exec "${PYTHON:-python3}" task_launcher.py run --dataset=mnist --model=acai --arch=acai32_plain --latent_dim="$latent" \
   --recon_loss=l2 --lamb=1 --update_g_every=1 --lr=1e-4 --beta1=0.9 --beta2=0.999 --weight_decay=0 \
   --batch_size=64 --epochs=336 --beta=0 --cls_probe=linear --cls_probe_args="{'n_in': $code, 'n_classes': 10}" \
   --save_every=20 --save_images_every=5 --name="mnist${code}_acai_published" --seed="${SEED:-1}" "$@"

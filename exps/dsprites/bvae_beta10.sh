@@ -9,7 +9,7 @@
 # FactorVAE/BetaVAE/MIG scores go to results.csv every 10 epochs; afterwards
 #   bash exps/dsprites/bvae_beta10.sh --mode=disentangle
 cd "$(dirname "$0")/../.."
-exec python task_launcher.py run \
+exec "${PYTHON:-python3}" task_launcher.py run \
 --model=vae \
 --dataset=dsprite \
 --arch=dsprite_gd \

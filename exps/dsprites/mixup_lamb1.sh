@@ -6,7 +6,7 @@
 #   bash exps/dsprites/mixup_lamb1.sh --mode=disentangle      # all four metrics -> disentangle.json
 # Extra flags given to this script are appended, so later values override.
 cd "$(dirname "$0")/../.."
-exec python task_launcher.py run \
+exec "${PYTHON:-python3}" task_launcher.py run \
 --dataset=dsprite \
 --arch=architectures/dsprite_gd.py \
 --save_every=2 \
