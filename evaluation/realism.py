@@ -5,9 +5,9 @@ The first n validation images are mixed in batches of the run's --batch_size, pa
 drawn as in training (models.mixing, the run's mixer and k; ACAI's folded weights for --model acai)
 from one generator seeded with the mode's `seed`, and the mixed codes decoded. Beside them, as
 reference rows: the reconstructions of the same images, the same pairs (k-tuples) blended in pixel
-space (each source weighted by its weight averaged over the code's channels), and real images (the
-second half of test: the floor). Each set is compared with the first n test images in the 128
-features of the judge (evaluation.judge.FeatureJudge, trained on the train split only): Fréchet
+space (each source weighted by its weight averaged over the code's channels), and n real test images
+(the floor). Each set is compared with n other test images (reference_and_floor: a fixed random
+split) in the 128 features of the judge (evaluation.judge.FeatureJudge, trained on the train split only): Fréchet
 distance and KID (torchmetrics), and the judge's mean top-class confidence. Decodes are clipped to
 [-1, 1], the range of real images. Lower FD and KID are more real.
 """
@@ -107,9 +107,10 @@ def judged_sets(model, data, judge, n, batch_size, seed, device):
                 shown["sources"].append(torch.stack([x[p] for p in perms], 1).cpu())  # [b, k, C, H, W]
                 shown["mixes"].append(mixes.cpu())
                 shown["pixel_mixes"].append(pixel.cpu())
-    for x, _ in batches(data.test.take(range(n, 2 * n)), batch_size, device):
+    reference, floor = reference_and_floor(len(data.test), n)
+    for x, _ in batches(data.test.take(floor), batch_size, device):
         judge_batch("real", x)
-    ref = torch.cat([judge.judge(x)[0].cpu() for x, _ in batches(data.test.take(range(n)), batch_size, device)])
+    ref = torch.cat([judge.judge(x)[0].cpu() for x, _ in batches(data.test.take(reference), batch_size, device)])
     sets = {name: (torch.cat(f), torch.cat(p)) for name, (f, p) in out.items()}
     return sets, ref, {name: torch.cat(v)[:SHOWN] for name, v in shown.items()}
 
@@ -125,6 +126,14 @@ def realism_scores(model, data, judge, n, batch_size, seed=0, kid_subsets=100, k
         scores[name] = {"fd": frechet_distance(ref, feats), "kid": kid, "kid_se": kid_se,
                         "confidence": float(conf.mean())}
     return scores, shown
+
+
+def reference_and_floor(n_test, n):
+    """(reference, floor): two disjoint sets of n test indices, from one fixed permutation of the test split.
+    Random, not the file's halves: MNIST's test file holds one population of writers in its first 5000 images
+    and another in its last 5000 (LeCun's MNIST page), so its halves differ as distributions."""
+    order = torch.randperm(n_test, generator=torch.Generator().manual_seed(0))
+    return order[:n].sort().values.tolist(), order[n:2 * n].sort().values.tolist()
 
 
 def kid_plan(n, subsets, subset_size):

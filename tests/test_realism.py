@@ -8,7 +8,7 @@ import torch
 
 from helpers import FAST, rows, run
 from evaluation import judge as judges
-from evaluation.realism import frechet_distance, kernel_distance
+from evaluation.realism import frechet_distance, kernel_distance, reference_and_floor
 from test_image_folders import write_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -109,6 +109,19 @@ def test_realism_mode_writes_its_json_and_real_is_the_floor(digits_run, quick_ju
     # the same checkpoint again: the cached judge, the same numbers
     assert run(["load", "--config", digits_run / "cfg.yaml", "--mode=realism", "--resume=1"]) == 0
     assert json.loads((out / "realism.json").read_text()) == result
+
+
+def test_reference_and_floor_are_disjoint_random_halves_of_test():
+    """Not the file's halves (MNIST's test file holds two populations of writers, one per half): each set
+    draws from the whole file, the two never share an image, and the split is the same every time."""
+    reference, floor = reference_and_floor(10000, 5000)
+    assert len(reference) == len(floor) == 5000 and not set(reference) & set(floor)
+    for part in (reference, floor):
+        first_half = sum(i < 5000 for i in part)
+        assert 2300 < first_half < 2700  # about half from each half of the file
+    assert reference_and_floor(10000, 5000) == (reference, floor)
+    small = reference_and_floor(300, 150)
+    assert sorted(small[0] + small[1]) == list(range(300))
 
 
 def test_a_damaged_judge_cache_is_trained_again(tmp_path, monkeypatch):
