@@ -11,7 +11,7 @@ def batches(split, batch_size, device, order=None, limit=0):
     """Yields (x in [-1, 1], y) on `device` for the examples in `order` (indices into the split,
     e.g. a permutation or one process's share of it), or the whole split in order."""
     order = torch.arange(len(split)) if order is None else order
-    if split.streamed:  # decoded by --num_workers DataLoader workers, a batch shorter by any file skipped
+    if split.streamed:  # decoded by --num_workers DataLoader workers; an unreadable file's place goes to the next
         for x, y in split.images.batches(order.cpu(), batch_size, limit, pin_memory=device.type == "cuda"):
             yield to_float(x.to(device, non_blocking=True)), y.to(device)
         return

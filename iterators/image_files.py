@@ -10,7 +10,9 @@ Decoding (decode_image): any file Pillow opens, EXIF-rotated, transparency compo
 16-bit scaled to 8 bits, converted to RGB (or grayscale for one channel), the shorter side resized to
 the image size (antialiased; smaller images are upscaled) and centre-cropped. A file that cannot be
 decoded is skipped, never fatal: its path and reason are printed once and the skips are counted
-(at load for in-memory splits, in the epoch line for streamed ones).
+(at load for in-memory splits, in the epoch line for streamed ones). In a streamed training batch it is
+replaced by the next readable file of the split's list (its image and label), so every batch keeps its
+size and every process of a distributed run takes the same number of steps, whatever it failed to read.
 """
 from __future__ import annotations
 
@@ -76,23 +78,36 @@ def decode_image(path, image_size: int, n_channels: int, pre_crop: int = 0) -> n
     return x[None] if x.ndim == 2 else np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-class Decoded(torch.utils.data.Dataset):
-    """Item i of an ImageList: (image uint8 [C, S, S] or None, label, None or 'path (reason)')."""
+SUBSTITUTE_TRIES = 64  # files after an unreadable one tried in its place (streamed training batches)
 
-    def __init__(self, files: ImageList, options: FileOptions):
-        self.files, self.options = files, options
+
+class Decoded(torch.utils.data.Dataset):
+    """Item i of an ImageList: (image uint8 [C, S, S] or None, label, None or 'path (reason)'). With
+    substitute, an unreadable file's place goes to the next readable one (its image and label; the failure
+    is still reported): the same replacement in every process, since it depends on the list alone."""
+
+    def __init__(self, files: ImageList, options: FileOptions, substitute: bool = False):
+        self.files, self.options, self.substitute = files, options, substitute
 
     def __len__(self):
         return len(self.files.paths)
 
-    def __getitem__(self, i):
+    def _decode(self, i):
         path = self.files.paths[i]
         try:
             o = self.options
-            x = torch.from_numpy(decode_image(path, o.image_size, o.n_channels, o.pre_crop))
-            return x, int(self.files.labels[i]), None
+            return torch.from_numpy(decode_image(path, o.image_size, o.n_channels, o.pre_crop)), None
         except Exception as e:  # caught in the worker: a bad file is reported, never a worker traceback
-            return None, int(self.files.labels[i]), f"{path} ({type(e).__name__}: {' '.join(str(e).split())})"
+            return None, f"{path} ({type(e).__name__}: {' '.join(str(e).split())})"
+
+    def __getitem__(self, i):
+        x, failure = self._decode(i)
+        if x is None and self.substitute:
+            for j in range(i + 1, i + 1 + min(SUBSTITUTE_TRIES, len(self) - 1)):
+                x, _ = self._decode(j % len(self))
+                if x is not None:
+                    return x, int(self.files.labels[j % len(self)]), failure
+        return x, int(self.files.labels[i]), failure
 
 
 def collate(items):
@@ -119,9 +134,11 @@ class SkipLog:
             self.shown = True
 
 
-def loader(files: ImageList, options: FileOptions, batch_sampler, pin_memory=False, persistent=True):
+def loader(files: ImageList, options: FileOptions, batch_sampler, pin_memory=False, persistent=True,
+           substitute=False):
     workers = options.num_workers
-    return torch.utils.data.DataLoader(Decoded(files, options), batch_sampler=batch_sampler, num_workers=workers,
+    return torch.utils.data.DataLoader(Decoded(files, options, substitute), batch_sampler=batch_sampler,
+                                       num_workers=workers,
                                        collate_fn=collate, pin_memory=pin_memory,
                                        persistent_workers=persistent and workers > 0)
 
@@ -185,13 +202,14 @@ class StreamedImages:
         return x
 
     def batches(self, order: torch.Tensor, batch_size: int, limit: int, pin_memory: bool):
-        """(uint8 images, labels) of `order` in batches of batch_size (fewer when files are skipped)."""
+        """(uint8 images, labels) of `order` in batches of batch_size; an unreadable file's place goes to the
+        next readable file of the split (Decoded's substitute), so no batch is short or missing."""
         starts = range(0, len(order), batch_size)
         if limit:
             starts = starts[:limit]
         self._order = [order[s:s + batch_size].tolist() for s in starts]
         if self._loader is None:
-            self._loader = loader(self.files, self.options, BatchList(self), pin_memory)
+            self._loader = loader(self.files, self.options, BatchList(self), pin_memory, substitute=True)
         for x, y, failures in self._loader:
             self.skips.add(failures)
             if x is not None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from amr_errors import CheckpointError
+
 
 @dataclass(frozen=True)
 class World:
@@ -85,7 +87,7 @@ def agree_on_start(epoch, steps, world):
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)
     if not torch.equal(lo, hi):
-        raise RuntimeError(f"ranks resume from different points (epochs {lo[0]:.0f}-{hi[0]:.0f}, steps "
+        raise CheckpointError(f"ranks resume from different points (epochs {lo[0]:.0f}-{hi[0]:.0f}, steps "
                            f"{lo[1]:.0f}-{hi[1]:.0f}); give every rank the same run folder and --resume")
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from helpers import ROOT, run
 from iterators import DatasetError, FileOptions, load_dataset
-from iterators.image_files import decode_image
+from iterators.image_files import ImageList, StreamedImages, decode_image
 from runs.checkpoint import load_checkpoint
 
 TINY = ["--batch_size=8", "--ngf=4", "--ndf=4", "--val_batch_size=8", "--num_workers=0"]
@@ -176,6 +176,27 @@ def test_streamed_with_workers_trains_exactly_as_in_memory(labelled, tmp_path, c
     # the truncated file, in valid: skipped by the validation pass and by the epoch's pictures of valid
     assert "streaming train, valid, test" in out.err and "skipped_images=2" in out.out
     assert_same(weights(tmp_path / "s0/mem/0/last.pt"), weights(tmp_path / "s0/stream/0/last.pt"))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_streamed_batch_keeps_its_size_when_a_file_is_unreadable(tmp_path, workers, capsys):
+    """The unreadable file's place goes to the next readable file of the list, image and label (the last
+    one's to the first): every batch keeps its size, so every rank of a distributed run takes the same
+    steps; the failures are still counted and shown once."""
+    paths = []
+    for i in range(6):
+        write_image(tmp_path / f"{i}.png", i)
+        paths.append(str(tmp_path / f"{i}.png"))
+    for bad in (2, 5):
+        (tmp_path / f"{bad}.png").write_bytes(b"not an image")
+    images = StreamedImages(ImageList(tuple(paths), np.arange(6) * 10),
+                            FileOptions(image_size=8, n_channels=3, num_workers=workers))
+    got = list(images.batches(torch.tensor([0, 1, 2, 3, 4, 5]), 3, 0, False))
+    assert [len(x) for x, _ in got] == [3, 3]
+    assert [y.tolist() for _, y in got] == [[0, 10, 30], [30, 40, 0]]
+    assert torch.equal(got[0][0][2], got[1][0][0]) and torch.equal(got[1][0][2], got[0][0][0])
+    assert images.skips.count == 2
+    assert capsys.readouterr().err.count("warning: skipped unreadable image") == 1
 
 
 @pytest.mark.parametrize("size", [32, 128])
