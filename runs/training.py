@@ -209,7 +209,8 @@ def train(spec, runtime, data, model, run_dir, resume="auto", overwrite=False, h
         return
     data = on_device(data, device)
     skipped = lambda: sum(s.images.skips.count for s in (data.train, data.valid) if s.streamed)  # unreadable files
-    eager = torch.compiler.set_stance("force_eager") if t.compile else contextlib.nullcontext()
+    # set_stance takes effect when called (its `with` only restores the stance on exit): made at each use
+    eager = (lambda: torch.compiler.set_stance("force_eager")) if t.compile else contextlib.nullcontext
     for epoch in range(start_epoch + 1, t.epochs + 1):
         t0, skipped_before = time.time(), skipped()
         order = shard(epoch_order(t.seed, epoch, len(data.train)), world)
@@ -222,7 +223,7 @@ def train(spec, runtime, data, model, run_dir, resume="auto", overwrite=False, h
         train_time = time.time() - t0
         steps += n_batches
         check_in_sync(model, world)
-        with eager:  # evaluation, pictures and hooks stay out of the compiled path (their shapes vary)
+        with eager():  # evaluation, pictures and hooks stay out of the compiled path (their shapes vary)
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_logs.items()}}
             row.update({f"valid_{k}": v for k, v in evaluate(model, data.valid, o.val_batch_size, o.vis_seed,
                                                               device, world).items()})

@@ -12,9 +12,11 @@ from benchmarks.gpu_check import PARTS, SHARES, has_mnist, plan_timeout, state_h
 from helpers import ROOT
 
 
-def gpu_check(out, *flags, timeout=600):
+def gpu_check(out, *flags):
+    """The check in a process of its own; its --budget_s bounds it (no wall-clock limit here: a busy machine
+    makes its parts time out, which the summary then says)."""
     done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--out", str(out), *flags], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True)
     summary = json.loads((out / "summary.json").read_text())
     return done, summary
 
@@ -52,7 +54,7 @@ def test_generated_mnist_is_read_as_mnist(tmp_path):
 
 def test_a_failing_and_a_hanging_part_do_not_hide_the_others(tmp_path):
     done, s = gpu_check(tmp_path, "--device", "cpu", "--budget_s", "12", "--parts", "environment,gpu_tests,round_trip",
-                        "--_selftest", "environment=ok,gpu_tests=hang,round_trip=fail", timeout=120)
+                        "--_selftest", "environment=ok,gpu_tests=hang,round_trip=fail")
     assert done.returncode == 1, done.stdout + done.stderr
     parts = s["parts"]
     assert list(parts) == list(PARTS)
@@ -68,14 +70,14 @@ def test_a_failing_and_a_hanging_part_do_not_hide_the_others(tmp_path):
 
 
 def test_a_spent_budget_skips_parts_with_the_reason(tmp_path):
-    done, s = gpu_check(tmp_path, "--device", "cpu", "--budget_s", "0", timeout=60)
+    done, s = gpu_check(tmp_path, "--device", "cpu", "--budget_s", "0")
     assert done.returncode == 0, done.stdout + done.stderr
     assert all(p["status"] == "skipped" and "budget spent" in p["reason"] for p in s["parts"].values())
 
 
 @pytest.mark.slow
 def test_the_cpu_dry_run_runs_every_part(tmp_path):
-    done, s = gpu_check(tmp_path, "--device", "cpu", "--budget_s", "280", timeout=420)
+    done, s = gpu_check(tmp_path, "--device", "cpu", "--budget_s", "280")
     parts = s["parts"]
     assert {p: parts[p]["status"] for p in PARTS} == dict.fromkeys(PARTS, "ok"), (done.stdout, (tmp_path /
                                                                                               "summary.md").read_text())

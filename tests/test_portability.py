@@ -78,8 +78,11 @@ def test_compile_builds_a_bounded_number_of_graphs(tmp_path):
     from torch._dynamo.utils import counters
     torch._dynamo.reset()
     counters.clear()
-    argv = FAST + ["--subset_train=80", "--epochs=2", "--update_g_every=2", "--compile", "--save_path", tmp_path]
-    assert run(argv) == 0
+    argv = FAST + ["--subset_train=80", "--update_g_every=2", "--compile", "--save_path", tmp_path]
+    assert run(argv + ["--epochs=1"]) == 0
+    assert counters["stats"]["unique_graphs"] > 0  # the first epoch trains compiled, not only later ones
+    argv.append("--epochs=2")
+    assert run(argv) == 0  # resumed: the second epoch
     graphs = counters["stats"]["unique_graphs"]
     assert 0 < graphs <= 24, dict(counters["stats"])
     assert not any("recompile_limit" in k or "cache_size_limit" in k for k in counters["unimplemented"])
