@@ -264,8 +264,9 @@ class Part:
         return out
 
     def exec_run(self, label, module, argv, timeout, env_drop=(), compile_backend=None):
-        """`python -m module argv` inside this script's wrapper (--_exec), which also records the peak GPU memory
-        and the graphs torch.compile made; -> sub_run's dict with those figures added."""
+        """`python -m module argv` (or `python script.py argv` for a .py) inside this script's wrapper
+        (--_exec), which also records the peak GPU memory and the graphs torch.compile made; -> sub_run's
+        dict with those figures added."""
         result = self.work / f"{label}.result.json"
         spec = {"module": module, "argv": [str(a) for a in argv], "result": str(result),
                 "compile_backend": compile_backend}
@@ -284,6 +285,7 @@ def exec_main(spec_text):
     number of graphs torch.compile produced (compile_backend: force that backend, e.g. aot_eager)."""
     spec = json.loads(spec_text)
     import importlib
+    import runpy
 
     import torch
     if spec.get("compile_backend"):
@@ -296,7 +298,10 @@ def exec_main(spec_text):
     sys.argv = [spec["module"]] + spec["argv"]
     t0, rc = time.perf_counter(), 1
     try:
-        ret = importlib.import_module(spec["module"]).main(spec["argv"])
+        if spec["module"].endswith(".py"):  # a script (the command line): run as `python script.py` runs it
+            ret = runpy.run_path(str(ROOT / spec["module"]), run_name="__main__")
+        else:
+            ret = importlib.import_module(spec["module"]).main(spec["argv"])
         rc = ret if isinstance(ret, int) else 0
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -526,7 +531,7 @@ def part_mnist_epoch(part):
             lines.append(f"{name} skipped")
             continue
         argv = base + extra + [f"--epochs={epochs}", f"--name=epoch_{name}"]
-        res = part.exec_run(name, "task_launcher", argv, timeout,
+        res = part.exec_run(name, "task_launcher.py", argv, timeout,
                             compile_backend=part.sizes.compile_backend if "--compile" in extra else None)
         csv_path = part.work / "runs" / "s0" / f"epoch_{name}" / "0" / "results.csv"
         if csv_path.is_file():
@@ -606,7 +611,7 @@ def part_determinism(part):
             part.figures["runs"][name] = {"status": "skipped", "reason": f"budget spent ({part.left():.0f} s left)"}
             continue
         # a default run gets no CUBLAS_WORKSPACE_CONFIG from outside: only --deterministic sets it
-        res = part.exec_run(name, "task_launcher", base + extra + [f"--name={name}"], timeout,
+        res = part.exec_run(name, "task_launcher.py", base + extra + [f"--name={name}"], timeout,
                             env_drop=("CUBLAS_WORKSPACE_CONFIG",))
         ckpt = part.work / "runs" / "s0" / name / "0" / "last.pt"
         if res["status"] == "ok" and ckpt.is_file():
