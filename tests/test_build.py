@@ -115,3 +115,41 @@ def test_a_run_from_before_specs_loads_evaluates_and_resumes(old_run, tmp_path, 
 
 def test_the_fixture_is_small():
     assert sum(p.stat().st_size for p in Path(FIXTURE).rglob("*") if p.is_file()) < 3 * 2 ** 20
+
+
+LAYERS = ("architectures", "iterators", "models", "runs", "evaluation")  # each may import only those before it
+
+
+def imported_top_names(path):
+    """The top-level names a module imports (absolute imports; relative ones stay in its own package)."""
+    import ast
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", [*LAYERS, "benchmarks"])
+def test_packages_only_look_down(package):
+    """architectures/ and iterators/ -> models/ -> runs/ -> evaluation/ -> task_launcher.py: no package imports
+    one above it, and none imports the command line (benchmarks run it as a process or a script)."""
+    above = set(LAYERS[LAYERS.index(package) + 1:]) if package in LAYERS else set()
+    if package == "architectures":
+        above.add("iterators")  # side by side at the bottom
+    offending = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = imported_top_names(path) & (above | {"task_launcher"})
+        if bad:
+            offending[str(path.relative_to(ROOT))] = sorted(bad)
+    assert not offending
+
+
+def test_the_report_loads_no_torch():
+    import subprocess
+    import sys
+    code = "import sys, evaluation.report; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
