@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from amr_errors import CheckpointError
+from amr_errors import CheckpointError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ def init_world(use_cuda):
     world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         if use_cuda:
+            if world.local_rank >= torch.cuda.device_count():
+                raise ConfigError(f"torchrun started process {world.local_rank} on a machine with "
+                                  f"{torch.cuda.device_count()} GPU(s); use --nproc_per_node at most that, or "
+                                  f"--device cpu")
             torch.cuda.set_device(world.local_rank)
         dist.init_process_group("nccl" if use_cuda else "gloo")
     return world
