@@ -19,7 +19,7 @@ import sys
 from dataclasses import replace
 from functools import partial
 
-from amr_errors import AmrError, CheckpointError, ConfigError
+from amr_errors import AmrError, ConfigError
 from architectures import ARCHITECTURES
 from architectures.cls_probes import PROBES
 from evaluation import class_mix_checks, disentangle, lines_benchmark, realism
@@ -327,7 +327,7 @@ def main(argv=None):
         else:
             mode_run = ModeRun(spec, data, model, run_dir, runtime.device, folder_of(args.mode), args.resume)
             MODES[args.mode].run(mode_run, options)
-    except (AmrError, CheckpointError) as e:
+    except AmrError as e:  # every input error amr names (ConfigError, DatasetError, CheckpointError, ...)
         print(f"task_launcher.py: error: {e}", file=sys.stderr)
         return 2
     except FloatingPointError as e:

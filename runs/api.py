@@ -17,11 +17,12 @@ from typing import Optional, Sequence, Union
 import torch
 
 from amr_errors import CheckpointError, ConfigError, DatasetError, RunError
+from iterators import to_float
 from models.interpolation import interpolate_pairs
 from models.mixing import mix_codes
 
 from .build import build_model, load_data
-from .checkpoint import LAST, checkpoints_newest_first, load_checkpoint
+from .checkpoint import LAST, checkpoints_newest_first, epoch_path, load_checkpoint
 from .restore import restore
 from .spec import RunSpec, spec_flags
 from .stored import CONFIG, read_spec
@@ -57,7 +58,7 @@ class Run:
         if not torch.is_tensor(images):
             raise TypeError(f"{what} must be a torch tensor [N, C, H, W], got {type(images).__name__}")
         if images.dtype == torch.uint8:
-            images = images.float() / 127.5 - 1
+            images = to_float(images)
         elif not images.is_floating_point():
             raise TypeError(f"{what} must be float in [-1, 1] or uint8, got {images.dtype}")
         c, s = self.spec.data.n_channels, self.spec.data.decoded_size
@@ -119,10 +120,9 @@ def _checkpoint_path(folder, checkpoint):
     text = str(checkpoint)
     if text in ("last", LAST):
         return folder / LAST
-    if text.isdigit():
-        return folder / f"ckpt_{text}.pt"
-    if text.startswith("ckpt_") and text[5:].removesuffix(".pt").isdigit():
-        return folder / f"{text.removesuffix('.pt')}.pt"
+    number = text.removeprefix("ckpt_").removesuffix(".pt") if text.startswith("ckpt_") else text
+    if number.isdigit():
+        return epoch_path(folder, int(number))
     return Path(checkpoint)
 
 

@@ -21,10 +21,10 @@ from architectures.cls_probes import PROBE_ARGS, resolve_probe
 from iterators import DATASETS, FileOptions
 from models.mixing import MIXERS
 from models.registry import MODELS
+from models.trainable import AMP_DTYPES
 
 IMAGE_SIZES = (32, 64, 128)  # --image_size choices, each with an ACAI preset (DEFAULT_ARCH)
 DEFAULT_ARCH = {32: "acai32", 64: "acai64_512", 128: "acai128_1024"}  # --arch when not given, by image size
-AMP_DTYPES = ("bf16", "fp16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
@@ -62,7 +62,12 @@ class ModelSpec:
 
     @property
     def code_size(self):
-        return replace(ARCHITECTURES[self.arch], latent=self.latent_dim or ARCHITECTURES[self.arch].latent).code_size
+        return code_size(self.arch, self.latent_dim)
+
+
+def code_size(arch, latent_dim):
+    """The bottleneck size of preset `arch` with latent_dim channels (0: the preset's own)."""
+    return replace(ARCHITECTURES[arch], latent=latent_dim or ARCHITECTURES[arch].latent).code_size
 
 
 @dataclass(frozen=True)
@@ -318,7 +323,7 @@ def spec_from_flags(flags, notes=None):
     if objective == "vae" and recon_loss == "bce":
         # the reference's VAE, as its exps/dsprite/bvae_beta*.sh spell it: BCE summed over pixels, and its beta
         # weighed a KL averaged over the latent dimensions, where this project's KL is summed over them
-        latent = replace(ARCHITECTURES[arch], latent=d["latent_dim"] or ARCHITECTURES[arch].latent).code_size
+        latent = code_size(arch, d["latent_dim"])
         recon_loss, beta = "bce_sum", d["beta"] / latent
         if notes is not None:
             notes.append(f"note: --model vae --recon_loss bce is the reference's VAE objective: BCE summed over "

@@ -154,11 +154,11 @@ def resume_training(spec, model, run_dir, world, resume="auto", overwrite=False)
     path, state = find_resume_checkpoint(run_dir, resume)
     if state is None:
         return 0, 0
-    note = restore(model, spec, path, state)
+    note = restore(model, spec, path, state)  # with the random stream of the checkpoint's "training"
     streams = state.get("mix_rng_ranks", [state["training"]["mix_rng"]])
-    steps = state.get("steps") or 0
     if len(streams) == world.size:  # each rank continues its own stream of mixing draws
-        note = model.restore_random_stream(streams[world.rank], steps) or note
+        if world.distributed:  # (one process: restore has just set it)
+            note = model.restore_random_stream(streams[world.rank], state.get("steps") or 0) or note
     else:
         model.rng().manual_seed(stream_seed(model.seed, state["epoch"]))
     if world.main:
