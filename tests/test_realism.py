@@ -1,6 +1,7 @@
 """--mode realism and --realism_every (evaluation/realism.py, docs/realism.md): the distances against
 answers computed by hand, the judge's cache, and the mode on a trained digits run."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 from helpers import FAST, rows, run
 from evaluation import judge as judges
 from evaluation.realism import frechet_distance, kernel_distance, reference_and_floor
+from test_build import FIXTURE
 from test_image_folders import write_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
@@ -145,3 +147,14 @@ def test_unlabelled_data_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--mode realism" in err and "unlabelled" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_written_before_realism_existed_is_scored(tmp_path, quick_judge):
+    """The digits run of commit 8e8281f (tests/fixtures; its cfg.yaml has no spec and no realism flags)."""
+    old = tmp_path / "s3" / "digits_8e8281f" / "0"
+    shutil.copytree(FIXTURE, old)
+    assert run(["load", "--config", old / "cfg.yaml", f"--save_path={tmp_path}", "--mode=realism"]) == 0
+    result = json.loads((old / "realism" / "last_epoch2" / "realism.json").read_text())
+    for part in ("mixes", "reconstructions", "pixel_mixes", "real"):
+        assert set(result[part]) == {"fd", "kid", "kid_se", "confidence"}
+    assert result["real"]["fd"] < result["reconstructions"]["fd"] and result["epoch"] == 2
