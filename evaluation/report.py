@@ -79,18 +79,29 @@ def _cell(row, metric):
     return text if n == row["n_runs"] else f"{text} (n={n})"
 
 
+NO_PROBE_NOTES = ("no online probe in results.csv", "no probe.json")  # what a table without probes never has
+
+
 def markdown(save_path, groups, runs, last):
-    lines = [f"# Probe accuracy: {save_path}", "",
-             f"Accuracy in percent, mean ± sample std over the finished runs (seeds). Online: the probe trained "
-             f"alongside, median over the last {last} epochs of results.csv. Offline: probe.json (logistic "
-             f"regression on the frozen encoder, C chosen on valid); random-init: the same probe on the "
-             f"untrained encoder of the same seed.", ""]
-    header = ["setting", "method", "name", "seeds", "epochs"] + [label for _, label in METRICS]
-    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for g in groups:
-        cells = [g["setting"], g["method"], f"`{g['name']}`", f"{g['seeds'] or 'none'} (n={g['n_runs']})",
-                 g["epochs"] or "–"] + [_cell(g, m) for m, _ in METRICS]
-        lines.append("| " + " | ".join(cells) + " |")
+    # a table scored by other modes alone (lines, Table 4) gets no probe table and no notes about missing probes
+    probed = any(g[f"{m}_n"] for g in groups for m, _ in METRICS)
+    if runs and not probed:
+        lines = [f"# Report: {save_path}", "", "No run has a probe accuracy (none trained with --cls_probe or ran "
+                 "--mode=probe), so the probe table is left out."]
+        for r in runs:
+            r.notes = [n for n in r.notes if not n.startswith(NO_PROBE_NOTES)]
+    else:
+        lines = [f"# Probe accuracy: {save_path}", "",
+                 f"Accuracy in percent, mean ± sample std over the finished runs (seeds). Online: the probe "
+                 f"trained alongside, median over the last {last} epochs of results.csv. Offline: probe.json "
+                 f"(logistic regression on the frozen encoder, C chosen on valid); random-init: the same probe on "
+                 f"the untrained encoder of the same seed.", ""]
+        header = ["setting", "method", "name", "seeds", "epochs"] + [label for _, label in METRICS]
+        lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for g in groups:
+            cells = [g["setting"], g["method"], f"`{g['name']}`", f"{g['seeds'] or 'none'} (n={g['n_runs']})",
+                     g["epochs"] or "–"] + [_cell(g, m) for m, _ in METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
     if not runs:
         lines += ["", f"No run folders (s<seed>/<name>/<trial>/) found under {save_path}."]
     left_out = [r for r in runs if r.status != "ok"]

@@ -262,6 +262,22 @@ def test_lines_run_without_its_evaluation_is_listed(tmp_path, capsys):
     assert "no probe.json" not in text
 
 
+def test_runs_without_any_probe_get_no_probe_table_and_no_notes_asking_for_one(tmp_path, capsys):
+    """Table 4's runs are scored by --mode disentangle alone: no table of dashes, no 'no probe.json' per run."""
+    for seed in (1, 2):
+        d = make_run(tmp_path, "baseline", seed, None, epochs=2, dataset="dsprite", disable_mix=True)
+        (d / "results.csv").write_text("epoch,train_recon\n1,0.5\n2,0.4\n")
+    assert report.main([str(tmp_path), "--last", "1"]) == 0
+    capsys.readouterr()
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith(f"# Report: {tmp_path}\n") and "probe table is left out" in text
+    assert "| online test |" not in text and "no online probe" not in text and "no probe.json" not in text
+    make_run(tmp_path, "mixup", 1, [0.5, 0.6], epochs=2, dataset="dsprite")  # one run with a probe: the table is back
+    assert report.main([str(tmp_path), "--last", "1"]) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith("# Probe accuracy") and "s1/baseline/0`: no online probe in results.csv" in text
+
+
 def test_decide_lower_is_better_and_last_checkpoint_only():
     from evaluation.paired import decide, paired
     lower = paired({1: 0.10, 2: 0.20, 3: 0.30}, {1: 0.20, 2: 0.40, 3: 0.60})  # d = -0.1, -0.2, -0.3
