@@ -79,17 +79,12 @@ def _cell(row, metric):
     return text if n == row["n_runs"] else f"{text} (n={n})"
 
 
-NO_PROBE_NOTES = ("no online probe in results.csv", "no probe.json")  # what a table without probes never has
-
-
 def markdown(save_path, groups, runs, last):
-    # a table scored by other modes alone (lines, Table 4) gets no probe table and no notes about missing probes
+    # a folder scored by other modes alone (Table 4) gets no probe table and no notes about absent probes
     probed = any(g[f"{m}_n"] for g in groups for m, _ in METRICS)
     if runs and not probed:
         lines = [f"# Report: {save_path}", "", "No run has a probe accuracy (none trained with --cls_probe or ran "
                  "--mode=probe), so the probe table is left out."]
-        for r in runs:
-            r.notes = [n for n in r.notes if not n.startswith(NO_PROBE_NOTES)]
     else:
         lines = [f"# Probe accuracy: {save_path}", "",
                  f"Accuracy in percent, mean ± sample std over the finished runs (seeds). Online: the probe "
@@ -108,10 +103,10 @@ def markdown(save_path, groups, runs, last):
     if left_out:
         lines += ["", "## Runs left out of the means", ""]
         lines += [f"- `{r.path}`: {r.status}, {r.reason}" for r in left_out]
-    noted = [r for r in runs if r.notes]
-    if noted:
+    missing = {r.path: (r.no_probe if probed else []) + r.notes for r in runs}
+    if any(missing.values()):
         lines += ["", "## Missing measurements", ""]
-        lines += [f"- `{r.path}`: {'; '.join(r.notes)}" for r in noted]
+        lines += [f"- `{path}`: {'; '.join(notes)}" for path, notes in missing.items() if notes]
     return "\n".join(lines) + "\n"
 
 

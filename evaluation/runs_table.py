@@ -35,6 +35,7 @@ class RunSummary:
     status: str = "ok"                 # ok | unfinished | broken
     reason: str = ""                   # why a run is not ok
     notes: list = field(default_factory=list)  # what is missing from an ok run
+    no_probe: list = field(default_factory=list)  # a probe that is absent (not broken): shown with the probe table
     epochs_done: int = 0
     curve: list = field(default_factory=list)  # [(epoch, test_probe_acc)]
     scores: dict = field(default_factory=dict)  # online_/offline_/random_init_ + test/valid -> accuracy
@@ -105,7 +106,7 @@ def _read_probe(run, path, expected):
     path = _newest(path, Path("probe/probe.json"))
     if path is None:
         if expected:
-            run.notes.append("no probe.json (run --mode=probe)")
+            run.no_probe.append("no probe.json (run --mode=probe)")
         return
     try:
         probe = json.loads(path.read_text())
@@ -150,7 +151,7 @@ def read_run(path, last):
         for split in ("test", "valid"):
             run.scores[f"online_{split}"] = statistics.median(r[f"{split}_probe_acc"] for r in rows[-last:])
     else:
-        run.notes.append("no online probe in results.csv (train with --cls_probe=linear)")
+        run.no_probe.append("no online probe in results.csv (train with --cls_probe=linear)")
     is_lines = dataset == "lines"  # evaluated by --mode lines_eval; a probe is optional there
     _read_probe(run, path, expected=not is_lines)
     _read_checkpoint_probes(run, path, {r["epoch"]: r.get("valid_recon") for r in rows})
