@@ -156,11 +156,10 @@ def resume_training(spec, model, run_dir, world, resume="auto", overwrite=False)
         return 0, 0
     note = restore(model, spec, path, state)  # with the random stream of the checkpoint's "training"
     streams = state.get("mix_rng_ranks", [state["training"]["mix_rng"]])
-    if len(streams) == world.size:  # each rank continues its own stream of mixing draws
-        if world.distributed:  # (one process: restore has just set it)
-            note = model.restore_random_stream(streams[world.rank], state.get("steps") or 0) or note
-    else:
+    if len(streams) != world.size:
         model.rng().manual_seed(stream_seed(model.seed, state["epoch"]))
+    elif world.distributed:  # each rank continues its own stream (one process: restore has just set it)
+        note = model.restore_random_stream(streams[world.rank], state.get("steps") or 0) or note
     if world.main:
         print(f"resumed from {path} (epoch {state['epoch']})")
         if note:
